@@ -1,0 +1,54 @@
+# The README's two commands: `make run` and `make test`. Extras: lint, bench, multi.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PIP_FLAGS := --disable-pip-version-check -q
+
+.PHONY: run test test-fast lint format bench multi clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install $(PIP_FLAGS) -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install $(PIP_FLAGS) -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+## Set up and serve on http://127.0.0.1:8000 (SQLite, in-memory layer, demo user and document).
+run: export DJANGO_DEBUG ?= 1
+run: $(VENV)/.runtime
+	$(BIN)/python manage.py migrate --noinput -v 0
+	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+## Set up and run the whole suite (unit, live-server, PostgreSQL/Redis, browser).
+test: $(VENV)/.dev
+	bash scripts/ensure-browser.sh
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Only the fast unit tests.
+test-fast: $(VENV)/.dev
+	$(BIN)/python -m pytest -m "not live and not browser and not slow" $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy collab
+
+format: $(VENV)/.dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## Fan-out, commit throughput and idle-connection benchmark (writes a table; see bench/RESULTS.md).
+bench: $(VENV)/.dev
+	$(BIN)/python -m bench.run
+
+## Two daphne processes sharing Redis and PostgreSQL (ports 8001 and 8002).
+multi: $(VENV)/.runtime
+	bash scripts/multi.sh
+
+clean:
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm artifacts

@@ -1,0 +1,1 @@
+"""collab: a Django-native real-time collaboration backend (documents, OT, presence)."""

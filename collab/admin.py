@@ -1,0 +1,179 @@
+"""Django admin: documents with members, history and who is connected now; memberships; ops (read-only).
+
+Content edited in the admin is committed through ``editing.replace_content``,
+the same path as live edits, so connected clients see it. Each live session
+listed on a document can be closed from here (the client is told why).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.middleware.csrf import get_token
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from collab import editing, presence
+from collab.models import Document, Membership, Operation, Snapshot
+from collab.rooms import manager
+
+
+class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+class OperationInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = Operation
+    extra = 0
+    can_delete = False
+    fields = ["version", "op", "user", "client_id", "seq", "created_at"]
+    readonly_fields = fields
+    ordering = ["-version"]
+    max_num = 0
+    verbose_name_plural = "History (newest first)"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Document)
+class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["title", "owner", "version", "public_role", "connected_now", "updated_at"]
+    list_filter = ["public_role", "created_at", "updated_at"]
+    search_fields = ["title", "owner__username", "id"]
+    autocomplete_fields = ["owner"]
+    readonly_fields = ["id", "version", "created_at", "updated_at", "snapshot_link", "live_sessions"]
+    fields = [
+        "id", "title", "owner", "public_role", "content", "version",
+        "snapshot_link", "live_sessions", "created_at", "updated_at",
+    ]  # fmt: skip
+    inlines = [MembershipInline, OperationInline]
+
+    @admin.display(description="connected")
+    def connected_now(self, obj: Document) -> int:
+        return len(presence.registry().entries(str(obj.pk)))
+
+    @admin.display(description="snapshot")
+    def snapshot_link(self, obj: Document) -> SafeString:
+        if not obj.pk:
+            return format_html("-")
+        url = reverse("document-snapshot", args=[obj.pk])
+        return format_html('<a href="{}">text at the current version</a> (add ?version=N)', url)
+
+    @admin.display(description="connected now")
+    def live_sessions(self, obj: Document) -> SafeString:
+        if not obj.pk:
+            return format_html("-")
+        entries = presence.registry().entries(str(obj.pk))
+        if not entries:
+            return format_html("nobody")
+        rows = format_html_join(
+            "",
+            '<li>{} ({}, {}) since {} — <a href="{}">close this session</a></li>',
+            (
+                (
+                    e["user"]["name"],
+                    e["role"],
+                    e["status"],
+                    e["joined_at"],
+                    reverse("admin:collab_document_close_session", args=[obj.pk, e["session"]]),
+                )
+                for e in entries
+            ),
+        )
+        return format_html("<ul>{}</ul>", rows)
+
+    def get_urls(self) -> list[Any]:
+        extra = [
+            path(
+                "<uuid:document_id>/close-session/<str:session>/",
+                self.admin_site.admin_view(self.close_session_view),
+                name="collab_document_close_session",
+            )
+        ]
+        return extra + super().get_urls()
+
+    def close_session_view(self, request: HttpRequest, document_id: Any, session: str) -> HttpResponse:
+        document = get_object_or_404(Document, pk=document_id)
+        if not self.has_change_permission(request, document):
+            return HttpResponse(status=403)
+        back = reverse("admin:collab_document_change", args=[document.pk])
+        if request.method != "POST":
+            return HttpResponse(
+                format_html(
+                    '<form method="post"><input type="hidden" name="csrfmiddlewaretoken" value="{}">'
+                    "<p>Close session {} of “{}”? The client is told an administrator closed it.</p>"
+                    '<button type="submit">Close it</button> <a href="{}">Cancel</a></form>',
+                    get_token(request),
+                    session,
+                    document.title,
+                    back,
+                )
+            )
+        return _close_session(request, document, session, back)
+
+    def save_model(self, request: HttpRequest, obj: Document, form: Any, change: bool) -> None:
+        if not change:
+            created = editing.create_document(
+                owner=obj.owner, title=obj.title, content=obj.content, public_role=obj.public_role
+            )
+            obj.pk = created.pk
+            obj._state.adding = False
+            obj.refresh_from_db()
+            return
+        new_content = obj.content
+        if "content" in form.changed_data:
+            current = Document.objects.get(pk=obj.pk)
+            editing.replace_content(current, new_content, user=request.user)
+        others = [f for f in form.changed_data if f in ("title", "owner", "public_role")]
+        obj.refresh_from_db(fields=["content", "version"])
+        if others:
+            obj.save(update_fields=[*others, "updated_at"])
+
+
+def _close_session(request: HttpRequest, document: Document, session: str, back: str) -> HttpResponse:
+    manager().event_from_sync(
+        str(document.pk),
+        {"kind": "close_session", "session": session, "reason": "An administrator closed this session."},
+    )
+    messages.info(request, f"Session {session} was asked to close.")
+    return HttpResponseRedirect(back)
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["document", "user", "role", "created_at"]
+    list_filter = ["role"]
+    search_fields = ["document__title", "user__username"]
+    autocomplete_fields = ["document", "user"]
+
+
+@admin.register(Operation)
+class OperationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["document", "version", "user", "client_id", "seq", "created_at"]
+    search_fields = ["document__title", "client_id"]
+    list_filter = ["created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Snapshot)
+class SnapshotAdmin(OperationAdmin):
+    list_display = ["document", "version", "created_at"]
+    search_fields = ["document__title"]

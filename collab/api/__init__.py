@@ -1,0 +1,1 @@
+"""The REST API (Django REST Framework): documents, history, snapshots, members, presence."""

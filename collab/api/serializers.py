@@ -1,0 +1,135 @@
+"""Serializers: the JSON shapes of PROTOCOL.md section 3.
+
+A document::
+
+    {"id": "<uuid>", "title": "...", "content": "...", "version": 12,
+     "owner": {"id": 1, "username": "alice"}, "public_role": "none",
+     "role": "owner", "created_at": "...", "updated_at": "..."}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from collab.models import MEMBER_ROLES, PUBLIC_ROLES, Document, Membership
+from collab.users import user_info
+
+PUBLIC_ROLE_CHOICES = [r.value for r in PUBLIC_ROLES]
+MEMBER_ROLE_CHOICES = [r.value for r in MEMBER_ROLES]
+
+
+class OwnerSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField(read_only=True)
+    username = serializers.CharField(read_only=True)
+
+
+class UserInfoSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField(allow_null=True)
+    name = serializers.CharField()
+    color = serializers.CharField()
+
+
+class DocumentSerializer(serializers.ModelSerializer[Document]):
+    owner = OwnerSerializer(read_only=True)
+    role = serializers.SerializerMethodField()
+    title = serializers.CharField(min_length=1, max_length=200, trim_whitespace=False)
+    content = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, default="")
+    public_role = serializers.ChoiceField(choices=PUBLIC_ROLE_CHOICES, required=False)
+
+    class Meta:
+        model = Document
+        fields = [
+            "id", "title", "content", "version", "owner", "public_role",
+            "role", "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = ["id", "version", "owner", "role", "created_at", "updated_at"]
+
+    def get_role(self, document: Document) -> str:
+        roles: dict[Any, str] = self.context.get("roles", {})
+        return roles.get(document.pk, "none")
+
+
+class DocumentUpdateSerializer(serializers.Serializer[Any]):
+    title = serializers.CharField(min_length=1, max_length=200, required=False, trim_whitespace=False)
+    content = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    public_role = serializers.ChoiceField(choices=PUBLIC_ROLE_CHOICES, required=False)
+
+
+class OpField(serializers.JSONField):
+    """An op: a JSON array of retains, inserts and deletes (checked by the commit path)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, list):
+            raise serializers.ValidationError("An op must be a JSON array.")
+        return data
+
+
+class OpSubmitSerializer(serializers.Serializer[Any]):
+    version = serializers.IntegerField(min_value=0)
+    op = OpField()
+    client_id = serializers.CharField(min_length=1, max_length=64, required=False)
+    seq = serializers.IntegerField(min_value=0, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("seq" in attrs) != ("client_id" in attrs):
+            raise serializers.ValidationError("client_id and seq go together.")
+        return attrs
+
+
+class OpSerializer(serializers.Serializer[Any]):
+    version = serializers.IntegerField()
+    op = serializers.JSONField()
+    client_id = serializers.CharField()
+    seq = serializers.IntegerField(allow_null=True)
+    user = UserInfoSerializer()
+    created_at = serializers.DateTimeField()
+
+
+class CommittedVersionSerializer(serializers.Serializer[Any]):
+    version = serializers.IntegerField()
+
+
+class SnapshotSerializer(serializers.Serializer[Any]):
+    version = serializers.IntegerField()
+    content = serializers.CharField()
+
+
+class MembershipSerializer(serializers.ModelSerializer[Membership]):
+    username = serializers.CharField(source="user.username", read_only=True)
+    user = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Membership
+        fields = ["username", "role", "user", "created_at"]
+        read_only_fields = fields
+
+    def get_user(self, membership: Membership) -> dict[str, Any]:
+        return dict(user_info(membership.user))
+
+
+class MemberAddSerializer(serializers.Serializer[Any]):
+    username = serializers.CharField(max_length=150)
+    role = serializers.ChoiceField(choices=MEMBER_ROLE_CHOICES)
+
+    def validate_username(self, value: str) -> Any:
+        user = get_user_model().objects.filter(username=value).first()
+        if user is None:
+            raise serializers.ValidationError(f"No user is called {value!r}.")
+        return user
+
+
+class MemberRoleSerializer(serializers.Serializer[Any]):
+    role = serializers.ChoiceField(choices=MEMBER_ROLE_CHOICES)
+
+
+class PresenceEntrySerializer(serializers.Serializer[Any]):
+    session = serializers.CharField()
+    user = UserInfoSerializer()
+    role = serializers.CharField()
+    status = serializers.CharField()
+    meta = serializers.JSONField()
+    cursor = serializers.JSONField(allow_null=True)
+    joined_at = serializers.CharField()

@@ -1,0 +1,20 @@
+"""API routes under ``/api/``: documents (and their nested actions), tokens, the OpenAPI schema."""
+
+from __future__ import annotations
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.routers import DefaultRouter
+
+from collab.api.views import DocumentViewSet
+
+router = DefaultRouter()
+router.register("documents", DocumentViewSet, basename="document")
+
+urlpatterns = [
+    path("", include(router.urls)),
+    path("auth/token/", ObtainAuthToken.as_view(), name="api-token"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+]

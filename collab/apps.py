@@ -1,0 +1,16 @@
+"""App config: ``ready()`` only wires system checks and signals."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class CollabConfig(AppConfig):
+    name = "collab"
+    verbose_name = "Collaboration"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from collab import checks, rooms, signals  # noqa: F401  (registers checks and receivers)
+
+        rooms.install()  # REST and admin commits reach live rooms

@@ -1,0 +1,70 @@
+"""Group commit: edits to one document that arrive while a commit runs go into the next transaction.
+
+Each process keeps one ``Committer`` per document with live editors. An edit
+is queued and awaited; a single task drains the queue, commits up to
+``GROUP_COMMIT_MAX`` edits in one ``database_sync_to_async`` call (one
+transaction, each edit its own version), publishes what committed, and then
+resolves each waiter with its own outcome. Nothing is acked or broadcast
+before its transaction commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from collab import editing
+from collab.editing import CommittedOp, EditRequest, Outcome
+from collab.rooms import manager
+
+_commit_many = database_sync_to_async(editing.commit_many)
+
+
+class Committer:
+    def __init__(self, document_id: str) -> None:
+        self.document_id = document_id
+        self.queue: list[tuple[EditRequest, asyncio.Future[Outcome]]] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def submit(self, request: EditRequest) -> Outcome:
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self.queue.append((request, future))
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        limit = int(settings.COLLAB["GROUP_COMMIT_MAX"])
+        try:
+            while self.queue:
+                batch, self.queue = self.queue[:limit], self.queue[limit:]
+                try:
+                    outcomes = await _commit_many(self.document_id, [r for r, _ in batch], publish=False)
+                except Exception as exc:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                fresh = [o for o in outcomes if isinstance(o, CommittedOp) and not o.duplicate]
+                await manager().publish(self.document_id, fresh)
+                for (_, future), outcome in zip(batch, outcomes, strict=True):
+                    if not future.done():
+                        future.set_result(outcome)
+        finally:
+            self.task = None
+
+
+_committers: dict[str, Committer] = {}
+
+
+def committer(document_id: str) -> Committer:
+    found = _committers.get(document_id)
+    if found is None:
+        found = _committers[document_id] = Committer(document_id)
+    return found
+
+
+def reset() -> None:
+    _committers.clear()

@@ -1,0 +1,392 @@
+"""WebSocket consumers: connection lifecycle and the receive loop, nothing else.
+
+``DocumentConsumer`` (``/ws/documents/{id}/``) authenticates, asks
+``collab.access`` for the role, joins the room, sends ``hello`` and then feeds
+each frame through limits → ``protocol.parse`` → ``handlers.REGISTRY``.
+``PresenceConsumer`` (``/ws/presence/``) lets a client watch the presence of
+several documents without their edit streams.
+
+Consumers have no per-connection channel on the layer: the process's
+``RoomManager`` holds one channel and hands them batches and room events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import deque
+from typing import Any
+
+from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.utils import timezone
+
+from collab import access, editing, live
+from collab.delivery import Outbox
+from collab.exceptions import CollabError, NotFound
+from collab.handlers import REGISTRY
+from collab.presence import registry
+from collab.protocol import (
+    PROTOCOL_VERSION,
+    CloseCode,
+    ErrorCode,
+    MessageType,
+    ProtocolError,
+    error_frame,
+    frame,
+    parse,
+    parse_presence_room,
+)
+from collab.rooms import Batch, manager
+from collab.transport import Sink, sink_for
+from collab.users import UserInfo, user_info
+
+log = logging.getLogger(__name__)
+NO_LAYER = "collab-no-per-connection-channel"
+
+
+class TokenBucket:
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens, self.at = burst, time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+class Strikes:
+    """Counts events in a sliding window: ``hit()`` says when the limit is reached."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit, self.window = limit, window
+        self.times: deque[float] = deque()
+
+    def hit(self) -> bool:
+        now = time.monotonic()
+        self.times.append(now)
+        while self.times and self.times[0] < now - self.window:
+            self.times.popleft()
+        return len(self.times) >= self.limit
+
+
+class BaseConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
+    channel_layer_alias = NO_LAYER
+    session: str
+    sink: Sink
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except asyncio.CancelledError:
+            # The server is shutting down: say so (1001, "come back") and leave presence.
+            if not getattr(self, "closing", True):
+                self.closing = True
+                try:
+                    await send({"type": "websocket.close", "code": int(CloseCode.GOING_AWAY)})
+                    await self.disconnect(int(CloseCode.GOING_AWAY))
+                except Exception:
+                    pass
+            raise
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels 4.2+ hops to a thread to close old DB connections before every
+        # handler; ours touch the database only inside database_sync_to_async,
+        # which does that itself, so the hop is skipped.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    def setup_limits(self) -> None:
+        cfg = settings.COLLAB
+        self.max_bytes = int(cfg["MAX_MESSAGE_BYTES"])
+        self.bucket = TokenBucket(float(cfg["RATE_PER_SECOND"]), float(cfg["RATE_BURST"]))
+        self.rate_strikes = Strikes(int(cfg["RATE_ABUSE_LIMIT"]), float(cfg["RATE_ABUSE_WINDOW"]))
+        self.invalid_strikes = Strikes(int(cfg["INVALID_LIMIT"]), float(cfg["INVALID_WINDOW"]))
+        self.closing = False
+
+    def send_frame(self, text: str) -> None:
+        """Write a frame now (daphne) or as soon as possible (other servers)."""
+        if self.closing:
+            return
+        if self.sink.sync:
+            try:
+                self.sink.write_now(text)
+            except Exception:
+                self.closing = True
+        else:
+            asyncio.get_running_loop().create_task(self.send(text_data=text))
+
+    async def close_with(self, code: int, error: str, message: str) -> None:
+        if self.closing:
+            return
+        self.send_frame(error_frame(error, message))
+        self.closing = True
+        await self.close(code=int(code))
+
+    def limited(self) -> bool:
+        """Rate limit: True if this message must be dropped."""
+        if self.bucket.take():
+            return False
+        self.send_frame(error_frame(ErrorCode.RATE_LIMITED, "Too many messages; slow down.", None))
+        if self.rate_strikes.hit():
+            asyncio.get_running_loop().create_task(
+                self.close_with(CloseCode.RATE_LIMITED, ErrorCode.RATE_LIMITED, "Sustained rate-limit abuse.")
+            )
+        return True
+
+    def invalid(self, exc: ProtocolError) -> None:
+        self.send_frame(error_frame(exc.code, exc.message, exc.ref))
+        if self.invalid_strikes.hit():
+            asyncio.get_running_loop().create_task(
+                self.close_with(
+                    CloseCode.PROTOCOL_ABUSE, ErrorCode.PROTOCOL_ABUSE, "Too many invalid messages."
+                )
+            )
+
+
+def _hello_state(user: Any, document_id: str) -> tuple[Any, str, int, str]:
+    document, role = access.resolve(user, document_id)
+    return document, role, document.version, document.content
+
+
+def _role_now(user: Any, document_id: str) -> str | None:
+    try:
+        return access.resolve(user, document_id)[1]
+    except NotFound:
+        return None
+
+
+class DocumentConsumer(BaseConsumer):
+    outbox: Outbox
+    user_info: UserInfo
+
+    async def connect(self) -> None:
+        self.setup_limits()
+        self.session = uuid.uuid4().hex
+        self.user = self.scope.get("user")
+        self.document_id = str(self.scope["url_route"]["kwargs"]["document_id"])
+        self.sink = sink_for(self.base_send)
+        self.joined = False
+        self.cursors = live.CursorCoalescer(self)
+        try:
+            document, self.role, version, content = await database_sync_to_async(_hello_state)(
+                self.user, self.document_id
+            )
+        except NotFound:
+            await self.accept()
+            anonymous = not getattr(self.user, "is_authenticated", False)
+            code = CloseCode.UNAUTHORIZED if anonymous else CloseCode.NOT_FOUND
+            error = ErrorCode.UNAUTHORIZED if anonymous else ErrorCode.NOT_FOUND
+            text = "Sign in to open this document." if anonymous else "No such document."
+            await self.close_with(code, error, text)
+            return
+        self.document_id = str(document.pk)
+        self.user_info = user_info(self.user, self.session)
+        # Join the room before the snapshot is final so no op falls between them:
+        # the outbox holds back anything delivered until hello has gone out.
+        self.outbox = Outbox(
+            document_id=self.document_id, session=self.session, last=version,
+            sink=self.sink, send=self._send_text, close=self.close_with,
+        )  # fmt: skip
+        await manager().join(self.document_id, self)
+        self.joined = True
+        entry = {
+            "session": self.session, "user": self.user_info, "role": self.role,
+            "status": "active", "meta": {}, "cursor": None,
+            "joined_at": timezone.now().isoformat(),
+        }  # fmt: skip
+        await live.join_presence(self.document_id, entry)
+        entries = await live.call(registry().entries, self.document_id)
+        entries = await database_sync_to_async(live.entries_at)(
+            self.document_id, entries, version, len(content)
+        )
+        await self.accept()
+        hello = {
+            "protocol": PROTOCOL_VERSION,
+            "session": self.session,
+            "role": self.role,
+            "user": self.user_info,
+            "document": {
+                "id": self.document_id,
+                "title": document.title,
+                "version": version,
+                "content": content,
+            },
+            "presence": entries,
+            "limits": editing.limits(),
+        }
+        await self.send(text_data=frame(MessageType.HELLO, hello))
+        self.outbox.start(version)
+
+    async def _send_text(self, text: str) -> None:
+        await self.send(text_data=text)
+
+    async def disconnect(self, code: int) -> None:
+        self.closing = True
+        if not getattr(self, "joined", False):
+            return
+        self.outbox.stop()
+        self.cursors.stop()
+        await manager().leave(self.document_id, self)
+        await live.leave_presence(self.document_id, self.session)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closing or self.limited():
+            return
+        try:
+            message = parse(text_data if text_data is not None else bytes_data, max_bytes=self.max_bytes)
+        except ProtocolError as exc:
+            self.invalid(exc)
+            return
+        try:
+            await REGISTRY[message.type](self, message)
+        except ProtocolError as exc:
+            self.send_frame(error_frame(exc.code, exc.message, exc.ref))
+        except CollabError as exc:
+            self.send_frame(error_frame(exc.code, exc.message, exc.ref or message.type))
+        except Exception:
+            log.exception("handler for %s failed", message.type)
+            self.send_frame(
+                error_frame(ErrorCode.SERVER_ERROR, "Something went wrong on the server.", message.type)
+            )
+
+    # -- from the room manager ---------------------------------------------
+    def deliver(self, batch: Batch) -> None:
+        self.outbox.deliver(batch)
+
+    def room_event(self, event: dict[str, Any]) -> None:
+        kind = event.get("kind")
+        if kind in ("presence", "cursor"):
+            if event.get("exclude") != self.session and not self.outbox.congested():
+                self.send_frame(event["frame"])
+        elif kind == "access":
+            asyncio.get_running_loop().create_task(self.recheck_role())
+        elif kind == "deleted":
+            asyncio.get_running_loop().create_task(
+                self.close_with(
+                    CloseCode.DOCUMENT_DELETED, ErrorCode.DOCUMENT_DELETED, "This document was deleted."
+                )
+            )
+        elif kind == "close_session" and event.get("session") == self.session:
+            reason = str(event.get("reason") or "An administrator closed this session.")
+            asyncio.get_running_loop().create_task(
+                self.close_with(CloseCode.CLOSED_BY_ADMIN, ErrorCode.SESSION_CLOSED, reason)
+            )
+
+    async def recheck_role(self) -> None:
+        role = await database_sync_to_async(_role_now)(self.user, self.document_id)
+        if role is None:
+            await self.close_with(
+                CloseCode.ACCESS_REVOKED,
+                ErrorCode.ACCESS_REVOKED,
+                "Your access to this document was removed.",
+            )
+            return
+        if role != self.role:
+            self.role = role
+            self.send_frame(frame(MessageType.ROLE, {"role": role}))
+            await live.update_presence(self.document_id, self.session, {"role": role})
+
+
+class PresenceConsumer(BaseConsumer):
+    """``/ws/presence/``: subscribe to documents' presence without their edit streams."""
+
+    async def connect(self) -> None:
+        self.setup_limits()
+        self.session = uuid.uuid4().hex
+        self.user = self.scope.get("user")
+        self.sink = sink_for(self.base_send)
+        self.watching: set[str] = set()
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        self.closing = True
+        for document_id in list(getattr(self, "watching", ())):
+            await manager().unwatch(document_id, self)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closing or self.limited():
+            return
+        try:
+            message = parse_presence_room(
+                text_data if text_data is not None else bytes_data, max_bytes=self.max_bytes
+            )
+        except ProtocolError as exc:
+            self.invalid(exc)
+            return
+        if message.type == MessageType.PING:
+            self.send_frame(frame(MessageType.PONG, message.payload))
+            return
+        ids = list(dict.fromkeys(message.payload.documents))
+        if message.type == MessageType.UNSUBSCRIBE:
+            for document_id in ids:
+                if document_id in self.watching:
+                    self.watching.discard(document_id)
+                    await manager().unwatch(document_id, self)
+            self.send_frame(frame(MessageType.SUBSCRIBED, {"documents": sorted(self.watching)}))
+            return
+        readable, refused = await database_sync_to_async(_readable)(self.user, ids)
+        for document_id in readable:
+            if document_id not in self.watching:
+                self.watching.add(document_id)
+                await manager().watch(document_id, self)
+        if refused:
+            self.send_frame(
+                error_frame(
+                    ErrorCode.NOT_FOUND,
+                    f"No such document, or you cannot read it: {', '.join(refused)}.",
+                    {"documents": refused},
+                )
+            )
+        for document_id in readable:
+            entries = await live.call(registry().entries, document_id)
+            self.send_frame(
+                frame(
+                    MessageType.PRESENCE,
+                    {"document": document_id, "joined": entries, "left": [], "updated": []},
+                )
+            )
+        self.send_frame(frame(MessageType.SUBSCRIBED, {"documents": sorted(self.watching)}))
+
+    def deliver(self, batch: Batch) -> None:
+        return None
+
+    def room_event(self, event: dict[str, Any]) -> None:
+        if event.get("kind") == "presence":
+            document_id = event.get("doc", "")
+            text = event["frame"]
+            # tag the diff with its document: {"type":"presence","payload":{...}} -> add "document"
+            self.send_frame(text.replace('"payload":{', f'"payload":{{"document":"{document_id}",', 1))
+        elif event.get("kind") in ("access", "deleted"):
+            asyncio.get_running_loop().create_task(self.recheck(event.get("doc", "")))
+
+    async def recheck(self, document_id: str) -> None:
+        if (
+            document_id in self.watching
+            and await database_sync_to_async(_role_now)(self.user, document_id) is None
+        ):
+            self.watching.discard(document_id)
+            await manager().unwatch(document_id, self)
+            self.send_frame(frame(MessageType.SUBSCRIBED, {"documents": sorted(self.watching)}))
+
+
+def _readable(user: Any, ids: list[str]) -> tuple[list[str], list[str]]:
+    readable, refused = [], []
+    for document_id in ids:
+        try:
+            document, _ = access.resolve(user, document_id)
+            readable.append(str(document.pk))
+        except NotFound:
+            refused.append(document_id)
+    return readable, refused

@@ -1,0 +1,317 @@
+"""``commit()``: the one write path for document text; history and snapshots.
+
+Every change to a document's text comes here: live edits, REST writes and the
+admin. One call runs one transaction that, for each edit in order, dedupes on
+(client_id, seq), transforms the op from its base version to the current one,
+applies it, checks the size limit, and then persists ops + text + version
+together. The database's uniqueness of (document, version) orders edits, so it
+stays correct with many server processes; a conflict is retried.
+
+Several edits to one document can be committed in one transaction (group
+commit); each gets its own version and its own outcome::
+
+    outcome = commit(EditRequest(doc_id, version=3, op=[3, "hi"], user=alice))
+    outcome.version  # the committed version (or the original one for a resend)
+
+After the transaction commits, ``publisher`` is called with what was committed
+(the live rooms install it; until then it does nothing), so REST writes reach
+live clients without the REST code knowing about them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from collab.exceptions import (
+    CollabError,
+    DocumentTooLarge,
+    HistoryUnavailable,
+    InvalidOp,
+    NotFound,
+    VersionAhead,
+)
+from collab.models import Document, Operation, Snapshot
+from collab.ot import InvalidOperation, Op, apply, diff, normalize, transform
+from collab.users import UserInfo, user_info
+
+log = logging.getLogger(__name__)
+
+MAX_RETRIES = 8
+
+
+@dataclass(frozen=True)
+class EditRequest:
+    document_id: Any
+    version: int
+    op: Any
+    user: Any = None
+    client_id: str = ""
+    seq: int | None = None
+    session: str = ""
+
+
+@dataclass(frozen=True)
+class CommittedOp:
+    """One committed op, as live clients and the history API see it."""
+
+    document_id: str
+    version: int
+    op: Op
+    client_id: str
+    seq: int | None
+    session: str
+    user: UserInfo
+    created_at: datetime
+    duplicate: bool = field(default=False, compare=False)
+
+    def payload(self) -> dict[str, Any]:
+        """The ``op`` message payload (PROTOCOL.md section 5)."""
+        return {
+            "version": self.version,
+            "op": self.op,
+            "client_id": self.client_id,
+            "seq": self.seq,
+            "session": self.session,
+            "user": self.user,
+        }
+
+
+Outcome = CommittedOp | CollabError
+Publisher = Callable[[str, Sequence[CommittedOp]], None]
+
+
+def _no_publisher(document_id: str, ops: Sequence[CommittedOp]) -> None:
+    return None
+
+
+publisher: Publisher = _no_publisher
+
+
+def limits() -> dict[str, int]:
+    cfg = settings.COLLAB
+    return {
+        "max_message_bytes": int(cfg["MAX_MESSAGE_BYTES"]),
+        "max_document_chars": int(cfg["MAX_DOCUMENT_CHARS"]),
+    }
+
+
+def check_size(text: str) -> None:
+    maximum = limits()["max_document_chars"]
+    if len(text) > maximum:
+        raise DocumentTooLarge(
+            f"The document would have {len(text)} characters; at most {maximum} are allowed."
+        )
+
+
+def _committed(row: Operation, document_id: str, *, duplicate: bool = False) -> CommittedOp:
+    return CommittedOp(
+        document_id=document_id,
+        version=row.version,
+        op=row.op,
+        client_id=row.client_id,
+        seq=row.seq,
+        session=row.session,
+        user=user_info(row.user, row.session),
+        created_at=row.created_at,
+        duplicate=duplicate,
+    )
+
+
+def _validate(req: EditRequest) -> Op:
+    try:
+        return normalize(req.op)
+    except InvalidOperation as exc:
+        raise InvalidOp(f"Invalid op: {exc}") from exc
+
+
+def _locked_document(document_id: Any) -> Document:
+    qs = Document.objects.all()
+    if connection.features.has_select_for_update:
+        qs = qs.select_for_update()
+    document = qs.filter(pk=document_id).first()
+    if document is None:
+        raise NotFound("No such document.")
+    return document
+
+
+def _commit_batch(document_id: Any, requests: Sequence[EditRequest]) -> list[Outcome]:
+    outcomes: list[Outcome | None] = [None] * len(requests)
+    ops: list[Op | None] = []
+    for i, req in enumerate(requests):
+        try:
+            ops.append(_validate(req))
+        except CollabError as exc:
+            outcomes[i] = exc
+            ops.append(None)
+    every = int(settings.COLLAB["SNAPSHOT_EVERY"])
+    with transaction.atomic():
+        document = _locked_document(document_id)
+        doc_key = str(document.pk)
+        text, version = document.content, document.version
+        bases = [r.version for r, op in zip(requests, ops, strict=True) if op is not None]
+        since = min(bases) if bases else version
+        history: dict[int, Op] = dict(
+            Operation.objects.filter(document=document, version__gt=since).values_list("version", "op")
+        )
+        keys = {(r.client_id, r.seq) for r in requests if r.client_id and r.seq is not None}
+        seen: dict[tuple[str, int | None], CommittedOp] = {}
+        if keys:
+            for row in Operation.objects.filter(
+                document=document, client_id__in={k[0] for k in keys}, seq__in={k[1] for k in keys}
+            ).select_related("user"):
+                seen[(row.client_id, row.seq)] = _committed(row, doc_key, duplicate=True)
+        now = timezone.now()
+        new_rows: list[Operation] = []
+        snapshots: list[Snapshot] = []
+        for i, (req, op) in enumerate(zip(requests, ops, strict=True)):
+            if op is None:
+                continue
+            key = (req.client_id, req.seq)
+            if req.client_id and req.seq is not None and key in seen:
+                outcomes[i] = seen[key]
+                continue
+            try:
+                if req.version > version:
+                    raise VersionAhead(
+                        f"Version {req.version} is beyond the document's current version {version}."
+                    )
+                if req.version < 0:
+                    raise InvalidOp("version must be 0 or more.")
+                for v in range(req.version + 1, version + 1):
+                    _, op = transform(history[v], op)
+                try:
+                    new_text = apply(text, op)
+                except InvalidOperation as exc:
+                    raise InvalidOp(f"Invalid op at version {req.version}: {exc}") from exc
+                check_size(new_text)
+            except CollabError as exc:
+                exc.ref = {"client_id": req.client_id, "seq": req.seq} if req.client_id else None
+                outcomes[i] = exc
+                continue
+            version += 1
+            text = new_text
+            history[version] = op
+            user = req.user if getattr(req.user, "is_authenticated", False) else None
+            row = Operation(
+                document=document,
+                version=version,
+                op=op,
+                client_id=req.client_id,
+                seq=req.seq,
+                session=req.session,
+                user=user,
+                created_at=now,
+            )
+            new_rows.append(row)
+            if every > 0 and version % every == 0:
+                snapshots.append(Snapshot(document=document, version=version, content=text))
+            done = _committed(row, doc_key)
+            outcomes[i] = done
+            if req.client_id and req.seq is not None:
+                seen[key] = replace(done, duplicate=True)
+        if new_rows:
+            Operation.objects.bulk_create(new_rows)
+            if snapshots:
+                Snapshot.objects.bulk_create(snapshots)
+            updated = Document.objects.filter(pk=document.pk, version=document.version).update(
+                content=text, version=version, updated_at=now
+            )
+            if updated != 1:
+                raise IntegrityError("document version moved during commit")
+    assert all(o is not None for o in outcomes)
+    return [o for o in outcomes if o is not None]
+
+
+def commit_many(document_id: Any, requests: Sequence[EditRequest], *, publish: bool = True) -> list[Outcome]:
+    """Commit edits to one document in one transaction; one outcome per request, in order."""
+    for attempt in range(MAX_RETRIES):
+        try:
+            outcomes = _commit_batch(document_id, requests)
+            break
+        except IntegrityError:
+            if attempt == MAX_RETRIES - 1:
+                raise
+            log.debug("commit conflict on %s, retrying (%d)", document_id, attempt + 1)
+    if publish:
+        fresh = [o for o in outcomes if isinstance(o, CommittedOp) and not o.duplicate]
+        if fresh:
+            publisher(str(document_id), fresh)
+    return outcomes
+
+
+def commit(request: EditRequest, *, publish: bool = True) -> CommittedOp:
+    """Commit one edit; raises its CollabError instead of returning it."""
+    (outcome,) = commit_many(request.document_id, [request], publish=publish)
+    if isinstance(outcome, CollabError):
+        raise outcome
+    return outcome
+
+
+def replace_content(document: Document, new_text: str, *, user: Any) -> CommittedOp | None:
+    """Commit the difference between the current text and ``new_text`` as one op."""
+    check_size(new_text)
+    op = diff(document.content, new_text)
+    if not op:
+        return None
+    return commit(EditRequest(document.pk, document.version, op, user=user))
+
+
+def create_document(*, owner: Any, title: str, content: str = "", public_role: str = "none") -> Document:
+    check_size(content)
+    # the version-0 snapshot is made by a post_save receiver (collab.signals)
+    return Document.objects.create(owner=owner, title=title, content=content, public_role=public_role)
+
+
+def ops_since(
+    document_id: Any, since: int, *, limit: int | None = None, upto: int | None = None
+) -> list[CommittedOp]:
+    """Committed ops with version > since (and <= upto), ascending."""
+    qs = Operation.objects.filter(document_id=document_id, version__gt=since).select_related("user")
+    if upto is not None:
+        qs = qs.filter(version__lte=upto)
+    qs = qs.order_by("version")
+    if limit is not None:
+        qs = qs[:limit]
+    key = str(document_id)
+    return [_committed(row, key) for row in qs]
+
+
+def sync_ops(document_id: Any, since: int) -> tuple[int, list[CommittedOp]]:
+    """Everything after ``since`` for a ``sync``: (current version, ops)."""
+    current = Document.objects.filter(pk=document_id).values_list("version", flat=True).first()
+    if current is None:
+        raise NotFound("No such document.")
+    if since > current:
+        raise VersionAhead(f"Version {since} is beyond the document's current version {current}.")
+    if since < 0 or current - since > int(settings.COLLAB["SYNC_MAX_OPS"]):
+        raise HistoryUnavailable(
+            f"The history after version {since} is too long to send; reconnect to get a fresh copy."
+        )
+    return current, ops_since(document_id, since, upto=current)
+
+
+def snapshot_at(document: Document, version: int | None = None) -> tuple[int, str]:
+    """The text at ``version`` (default: current): nearest snapshot, then replay."""
+    if version is None or version == document.version:
+        return document.version, document.content
+    if version < 0 or version > document.version:
+        raise NotFound(f"Version {version} does not exist; the current version is {document.version}.")
+    base = Snapshot.objects.filter(document=document, version__lte=version).order_by("-version").first()
+    if base is None:
+        raise HistoryUnavailable("No snapshot precedes that version.")
+    text = base.content
+    for op in (
+        Operation.objects.filter(document=document, version__gt=base.version, version__lte=version)
+        .order_by("version")
+        .values_list("op", flat=True)
+    ):
+        text = apply(text, op)
+    return version, text

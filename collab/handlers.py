@@ -1,0 +1,94 @@
+"""One function per client message type, registered by type; the consumer only dispatches.
+
+A handler gets the connection's small context (``Conn``: user, role, document
+id, session, outbox and a way to send) and the parsed message. It returns
+nothing or raises ``ProtocolError``/``CollabError``; the consumer turns that
+into an ``error`` frame. Adding a message type means adding a function here::
+
+    @handler(MessageType.PING)
+    async def ping(conn: Conn, message: Ping) -> None:
+        conn.send_frame(frame(MessageType.PONG, message.payload))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from collab import access, live
+from collab.committer import committer
+from collab.delivery import Outbox
+from collab.editing import EditRequest
+from collab.exceptions import CollabError
+from collab.protocol import ErrorCode, MessageType, ProtocolError, frame
+
+Handler = Callable[["Conn", Any], Awaitable[None]]
+REGISTRY: dict[str, Handler] = {}
+
+
+class Conn(Protocol):
+    user: Any
+    role: str
+    document_id: str
+    session: str
+    outbox: Outbox
+    cursors: live.CursorCoalescer
+
+    def send_frame(self, text: str) -> None: ...
+
+
+def handler(kind: MessageType) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        REGISTRY[kind.value] = fn
+        return fn
+
+    return register
+
+
+@handler(MessageType.EDIT)
+async def edit(conn: Conn, message: Any) -> None:
+    p = message.payload
+    ref = {"client_id": p.client_id, "seq": p.seq}
+    if not access.can_edit(conn.role):
+        raise ProtocolError(
+            ErrorCode.FORBIDDEN, f"Your role ({conn.role}) does not allow editing this document.", ref
+        )
+    outcome = await committer(conn.document_id).submit(
+        EditRequest(
+            conn.document_id,
+            p.version,
+            p.op,
+            user=conn.user,
+            client_id=p.client_id,
+            seq=p.seq,
+            session=conn.session,
+        )
+    )
+    if isinstance(outcome, CollabError):
+        raise ProtocolError(outcome.code, outcome.message, ref)
+    if outcome.duplicate:  # a resend of a committed edit: ack it again, with its original version
+        conn.send_frame(
+            frame(MessageType.ACK, {"client_id": p.client_id, "seq": p.seq, "version": outcome.version})
+        )
+
+
+@handler(MessageType.SYNC)
+async def sync(conn: Conn, message: Any) -> None:
+    conn.outbox.request_sync(message.payload.version)
+
+
+@handler(MessageType.PING)
+async def ping(conn: Conn, message: Any) -> None:
+    conn.send_frame(frame(MessageType.PONG, message.payload))
+
+
+@handler(MessageType.CURSOR)
+async def cursor(conn: Conn, message: Any) -> None:
+    p = message.payload
+    conn.cursors.submit(p.version, p.anchor, p.head)
+
+
+@handler(MessageType.PRESENCE)
+async def presence(conn: Conn, message: Any) -> None:
+    p = message.payload
+    await live.update_presence(conn.document_id, conn.session, {"status": p.status, "meta": p.meta})

@@ -1,0 +1,103 @@
+"""Documents, their members, their op log and periodic snapshots.
+
+The op log is the source of truth: ``Document.content`` at ``Document.version``
+always equals replaying every ``Operation`` on the snapshot at version 0.
+Uniqueness of (document, version) is what orders edits across processes.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Role(models.TextChoices):
+    NONE = "none", "None"
+    VIEWER = "viewer", "Viewer"
+    EDITOR = "editor", "Editor"
+    OWNER = "owner", "Owner"
+
+
+ROLE_RANK = {Role.NONE: 0, Role.VIEWER: 1, Role.EDITOR: 2, Role.OWNER: 3}
+PUBLIC_ROLES = (Role.NONE, Role.VIEWER, Role.EDITOR)
+MEMBER_ROLES = (Role.VIEWER, Role.EDITOR, Role.OWNER)
+
+
+class Document(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    title = models.CharField(max_length=200)
+    content = models.TextField(blank=True, default="")
+    version = models.PositiveIntegerField(default=0)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="owned_documents"
+    )
+    public_role = models.CharField(
+        max_length=10,
+        choices=[(r.value, r.label) for r in PUBLIC_ROLES],
+        default=Role.NONE,
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+    def __str__(self) -> str:
+        return f"{self.title} (v{self.version})"
+
+
+class Membership(models.Model):
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=[(r.value, r.label) for r in MEMBER_ROLES])
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["document", "user"], name="unique_membership")]
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.role} of {self.document_id}"
+
+
+class Operation(models.Model):
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="operations")
+    version = models.PositiveIntegerField()
+    op = models.JSONField()
+    client_id = models.CharField(max_length=64, blank=True, default="")
+    seq = models.BigIntegerField(null=True, blank=True)
+    session = models.CharField(max_length=64, blank=True, default="")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["document", "version"], name="unique_op_version"),
+            models.UniqueConstraint(
+                fields=["document", "client_id", "seq"],
+                condition=~Q(client_id="") & Q(seq__isnull=False),
+                name="unique_op_client_seq",
+            ),
+        ]
+        ordering = ["document", "version"]
+
+    def __str__(self) -> str:
+        return f"{self.document_id} v{self.version}"
+
+
+class Snapshot(models.Model):
+    """The text at one version, so ``snapshot?version=V`` replays few ops."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="snapshots")
+    version = models.PositiveIntegerField()
+    content = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["document", "version"], name="unique_snapshot_version")
+        ]
+        ordering = ["document", "version"]

@@ -1,0 +1,274 @@
+"""Wire messages: pydantic schemas discriminated on ``type``, and the code enums. No Django.
+
+Every frame is ``{"type": "<name>", "payload": {...}}``. ``parse`` turns raw
+frame text into a typed message or raises ``ProtocolError`` with a code from
+PROTOCOL.md section 5 and a sentence that names the offending field::
+
+    >>> parse('{"type": "ping", "payload": {"t": 1}}').payload
+    {'t': 1}
+    >>> parse('{"type": "edit", "payload": {"version": -1}}')
+    Traceback (most recent call last):
+    ProtocolError: payload.version: Input should be greater than or equal to 0
+
+``frame(type, payload)`` serializes a server message once, compactly.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import IntEnum, StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
+from pydantic import ValidationError as PydanticValidationError
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "CloseCode",
+    "ErrorCode",
+    "MessageType",
+    "ProtocolError",
+    "dumps",
+    "error_frame",
+    "frame",
+    "parse",
+    "parse_presence_room",
+]
+
+PROTOCOL_VERSION = 1
+META_MAX_BYTES = 1024
+
+
+class MessageType(StrEnum):
+    EDIT = "edit"
+    SYNC = "sync"
+    CURSOR = "cursor"
+    PRESENCE = "presence"
+    PING = "ping"
+    # server to client
+    HELLO = "hello"
+    ACK = "ack"
+    OP = "op"
+    OPS = "ops"
+    ROLE = "role"
+    PONG = "pong"
+    ERROR = "error"
+    # presence room (/ws/presence/)
+    SUBSCRIBE = "subscribe"
+    UNSUBSCRIBE = "unsubscribe"
+    SUBSCRIBED = "subscribed"
+
+
+class ErrorCode(StrEnum):
+    INVALID_JSON = "invalid_json"
+    INVALID_MESSAGE = "invalid_message"
+    UNKNOWN_TYPE = "unknown_type"
+    MESSAGE_TOO_LARGE = "message_too_large"
+    RATE_LIMITED = "rate_limited"
+    FORBIDDEN = "forbidden"
+    INVALID_OP = "invalid_op"
+    VERSION_AHEAD = "version_ahead"
+    HISTORY_UNAVAILABLE = "history_unavailable"
+    DOCUMENT_TOO_LARGE = "document_too_large"
+    SERVER_ERROR = "server_error"
+    # added: why a connection is being closed
+    UNAUTHORIZED = "unauthorized"
+    NOT_FOUND = "not_found"
+    ACCESS_REVOKED = "access_revoked"
+    DOCUMENT_DELETED = "document_deleted"
+    TOO_SLOW = "too_slow"
+    PROTOCOL_ABUSE = "protocol_abuse"
+    SESSION_CLOSED = "session_closed"
+
+
+class CloseCode(IntEnum):
+    CLOSED_BY_ADMIN = 4001  # added: an administrator closed this session (do not reconnect)
+    GOING_AWAY = 1001
+    SERVER_ERROR = 1011
+    PROTOCOL_ABUSE = 4400
+    UNAUTHORIZED = 4401
+    ACCESS_REVOKED = 4403
+    NOT_FOUND = 4404
+    TOO_SLOW = 4408
+    DOCUMENT_DELETED = 4410
+    RATE_LIMITED = 4429
+
+
+class ProtocolError(Exception):
+    """A client message that cannot be processed: a code, a sentence, and a ref."""
+
+    def __init__(self, code: str, message: str, ref: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.ref = ref
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+Version = Annotated[StrictInt, Field(ge=0)]
+Position = Annotated[StrictInt, Field(ge=0)]
+
+
+class EditPayload(_Payload):
+    version: Version
+    op: list[Any]
+    client_id: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+    seq: Annotated[StrictInt, Field(ge=0)]
+
+
+class SyncPayload(_Payload):
+    version: Version
+
+
+class CursorPayload(_Payload):
+    version: Version
+    anchor: Position | None
+    head: Position | None
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> CursorPayload:
+        if (self.anchor is None) != (self.head is None):
+            raise ValueError("anchor and head must both be integers, or both null to hide")
+        return self
+
+
+class PresencePayload(_Payload):
+    status: Literal["active", "idle"] = "active"
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("meta")
+    @classmethod
+    def _meta_small(cls, meta: dict[str, Any]) -> dict[str, Any]:
+        size = len(dumps(meta).encode())
+        if size > META_MAX_BYTES:
+            raise ValueError(f"meta is {size} bytes as JSON; at most {META_MAX_BYTES} are allowed")
+        return meta
+
+
+class DocumentsPayload(_Payload):
+    documents: Annotated[list[StrictStr], Field(min_length=1, max_length=100)]
+
+
+class Edit(BaseModel):
+    type: Literal["edit"]
+    payload: EditPayload
+
+
+class Sync(BaseModel):
+    type: Literal["sync"]
+    payload: SyncPayload
+
+
+class Cursor(BaseModel):
+    type: Literal["cursor"]
+    payload: CursorPayload
+
+
+class Presence(BaseModel):
+    type: Literal["presence"]
+    payload: PresencePayload
+
+
+class Ping(BaseModel):
+    type: Literal["ping"]
+    payload: Any = Field(default_factory=dict)
+
+
+class Subscribe(BaseModel):
+    type: Literal["subscribe"]
+    payload: DocumentsPayload
+
+
+class Unsubscribe(BaseModel):
+    type: Literal["unsubscribe"]
+    payload: DocumentsPayload
+
+
+DocumentMessage = Annotated[Edit | Sync | Cursor | Presence | Ping, Field(discriminator="type")]
+PresenceRoomMessage = Annotated[Subscribe | Unsubscribe | Ping, Field(discriminator="type")]
+_DOCUMENT = TypeAdapter[Any](DocumentMessage)
+_PRESENCE_ROOM = TypeAdapter[Any](PresenceRoomMessage)
+DOCUMENT_TYPES = frozenset({"edit", "sync", "cursor", "presence", "ping"})
+PRESENCE_ROOM_TYPES = frozenset({"subscribe", "unsubscribe", "ping"})
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def frame(type_: str, payload: Any) -> str:
+    return dumps({"type": str(type_), "payload": payload})
+
+
+def error_frame(code: str, message: str, ref: Any = None) -> str:
+    return frame(MessageType.ERROR, {"code": str(code), "message": message, "ref": ref})
+
+
+def _ref(data: dict[str, Any]) -> Any:
+    payload = data.get("payload")
+    if data.get("type") == "edit" and isinstance(payload, dict) and "client_id" in payload:
+        return {"client_id": payload.get("client_id"), "seq": payload.get("seq")}
+    return data.get("type") if isinstance(data.get("type"), str) else None
+
+
+def _describe(exc: PydanticValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:3]:
+        loc = [str(p) for p in err["loc"][1:]]  # drop the discriminator tag
+        where = ".".join(loc) or "message"
+        msg = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{where}: {msg}")
+    return "; ".join(parts)
+
+
+def _parse(
+    text: str | bytes | None, *, max_bytes: int, adapter: TypeAdapter[Any], types: frozenset[str]
+) -> Any:
+    if not isinstance(text, str):
+        raise ProtocolError(
+            ErrorCode.INVALID_MESSAGE, "Binary frames are not supported: send JSON as a text frame."
+        )
+    if len(text) > max_bytes // 4 and len(text.encode()) > max_bytes:
+        raise ProtocolError(
+            ErrorCode.MESSAGE_TOO_LARGE,
+            f"The message is {len(text.encode())} bytes; at most {max_bytes} are allowed.",
+        )
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        raise ProtocolError(ErrorCode.INVALID_JSON, "The message is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise ProtocolError(
+            ErrorCode.INVALID_MESSAGE, 'A message must be a JSON object with "type" and "payload".'
+        )
+    kind = data.get("type")
+    if not isinstance(kind, str):
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, 'type: a message needs a string "type".')
+    if kind not in types:
+        raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"Unknown message type {kind!r}.", kind)
+    try:
+        return adapter.validate_python(data)
+    except PydanticValidationError as exc:
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, _describe(exc), _ref(data)) from None
+
+
+def parse(text: str | bytes | None, *, max_bytes: int = 262144) -> Any:
+    """A document-room message (edit, sync, cursor, presence, ping), or ProtocolError."""
+    return _parse(text, max_bytes=max_bytes, adapter=_DOCUMENT, types=DOCUMENT_TYPES)
+
+
+def parse_presence_room(text: str | bytes | None, *, max_bytes: int = 262144) -> Any:
+    """A presence-room message (subscribe, unsubscribe, ping), or ProtocolError."""
+    return _parse(text, max_bytes=max_bytes, adapter=_PRESENCE_ROOM, types=PRESENCE_ROOM_TYPES)

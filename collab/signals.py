@@ -1,0 +1,55 @@
+"""Signal receivers: keep live rooms in step with the database.
+
+- A new document gets its version-0 snapshot.
+- A membership or ``public_role`` change tells the room to re-check roles
+  (removed readers are closed with 4403, changed roles get a ``role`` message).
+- A deleted document closes its connections with 4410.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save, pre_save
+from django.dispatch import receiver
+
+from collab.models import Document, Membership, Snapshot
+from collab.rooms import manager
+
+
+def _after_commit(document_id: Any, kind: str) -> None:
+    doc = str(document_id)
+    transaction.on_commit(lambda: manager().event_from_sync(doc, {"kind": kind}))
+
+
+@receiver(pre_save, sender=Document)
+def _remember_public_role(sender: Any, instance: Document, **kwargs: Any) -> None:
+    if instance.pk and not instance._state.adding:
+        instance._old_public_role = (  # type: ignore[attr-defined]
+            Document.objects.filter(pk=instance.pk).values_list("public_role", flat=True).first()
+        )
+
+
+@receiver(post_save, sender=Document)
+def _document_saved(sender: Any, instance: Document, created: bool, **kwargs: Any) -> None:
+    old = getattr(instance, "_old_public_role", None)
+    if not created and old is not None and old != instance.public_role:
+        _after_commit(instance.pk, "access")
+
+
+@receiver(post_save, sender=Document)
+def _first_snapshot(sender: Any, instance: Document, created: bool, **kwargs: Any) -> None:
+    if created:
+        Snapshot.objects.get_or_create(document=instance, version=0, defaults={"content": instance.content})
+
+
+@receiver(post_delete, sender=Document)
+def _document_deleted(sender: Any, instance: Document, **kwargs: Any) -> None:
+    _after_commit(instance.pk, "deleted")
+
+
+@receiver(post_save, sender=Membership)
+@receiver(post_delete, sender=Membership)
+def _membership_changed(sender: Any, instance: Membership, **kwargs: Any) -> None:
+    _after_commit(instance.document_id, "access")

@@ -1,0 +1,85 @@
+"""What the ASGI server can tell us about one socket: bytes waiting to be written, and a fast write.
+
+ASGI gives an application no backpressure for WebSocket sends: daphne's
+``send`` never blocks, it appends to Twisted's write buffer, so a client that
+stops reading would grow server memory without bound. ``Sink`` looks behind
+the ASGI ``send`` callable for the server's transport so that the delivery
+code can see how far behind a client is (``buffered()``) and stop writing to
+it. Under daphne it also writes without the per-message coroutine
+(``write_now``), which is most of the fan-out cost. Unknown servers get a sink
+that knows nothing (``buffered() is None``); delivery then bounds its own queue.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class Sink:
+    """A server we know nothing about: no buffer reading, no synchronous write."""
+
+    sync = False
+
+    def buffered(self) -> int | None:
+        return None
+
+    def write_now(self, text: str) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        return None
+
+
+class DaphneSink(Sink):
+    sync = True
+
+    def __init__(self, protocol: Any) -> None:
+        self.protocol = protocol
+
+    def buffered(self) -> int | None:
+        transport = getattr(self.protocol, "transport", None)
+        if transport is None:
+            return 0
+        data = getattr(transport, "dataBuffer", b"")
+        offset = getattr(transport, "offset", 0)
+        return len(data) - offset + int(getattr(transport, "_tempDataLen", 0))
+
+    def write_now(self, text: str) -> None:
+        self.protocol.sendMessage(text.encode(), False)
+
+    def abort(self) -> None:
+        transport = getattr(self.protocol, "transport", None)
+        if transport is not None:
+            transport.abortConnection()
+
+
+class AsyncioSink(Sink):
+    """Servers on asyncio transports (uvicorn): the buffer is readable, writes stay async."""
+
+    def __init__(self, transport: Any) -> None:
+        self.transport = transport
+
+    def buffered(self) -> int | None:
+        try:
+            return int(self.transport.get_write_buffer_size())
+        except Exception:
+            return 0
+
+    def abort(self) -> None:
+        self.transport.abort()
+
+
+def sink_for(send: Send) -> Sink:
+    if isinstance(send, functools.partial) and send.args:
+        protocol = send.args[0]
+        if hasattr(protocol, "sendMessage") and hasattr(protocol, "transport"):
+            return DaphneSink(protocol)
+    owner = getattr(send, "__self__", None)
+    transport = getattr(owner, "transport", None)
+    if transport is not None and hasattr(transport, "get_write_buffer_size"):
+        return AsyncioSink(transport)
+    return Sink()

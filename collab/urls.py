@@ -1,0 +1,13 @@
+"""Pages served by Django: the document list and the demo editor."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from collab import views
+
+app_name = "collab"
+urlpatterns = [
+    path("", views.document_list, name="document-list"),
+    path("documents/<uuid:document_id>/", views.editor, name="editor"),
+]

@@ -1,0 +1,1 @@
+"""The collab Django project: settings, URL configuration and the ASGI/WSGI entry points."""

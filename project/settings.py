@@ -1,0 +1,219 @@
+"""Settings, all from the environment with embedded defaults (PROTOCOL.md section 6).
+
+With nothing set you get SQLite (WAL mode) in ``db.sqlite3``, the in-memory
+channel layer and a local-memory cache: one process, no services. Two URLs
+scale it out::
+
+    DATABASE_URL=postgres://127.0.0.1:5432/collab REDIS_URL=redis://127.0.0.1:6379/0 \\
+        daphne project.asgi:application
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+_DEV_SECRET = "collab-insecure-development-key-set-DJANGO_SECRET_KEY-in-production"
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or _DEV_SECRET
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "daphne",  # first: its runserver serves HTTP and WebSockets on one port
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "collab",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+WSGI_APPLICATION = "project.wsgi.application"
+ASGI_APPLICATION = "project.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database -------------------------------------------------------------
+DATABASES: dict[str, dict[str, Any]] = {
+    "default": dj_database_url.config(
+        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets readers run beside the writer; IMMEDIATE takes the write lock at
+    # BEGIN so two committers never deadlock upgrading a read lock.
+    # synchronous=NORMAL survives a killed server process (the contract of an
+    # ack); use PostgreSQL where power loss must not lose the last commits.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    )
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- channel layer and cache (shared state) --------------------------------
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "capacity": env_int("COLLAB_LAYER_CAPACITY", 1000),
+                "prefix": os.environ.get("COLLAB_REDIS_PREFIX", "collab"),
+            },
+        }
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": os.environ.get("COLLAB_REDIS_PREFIX", "collab"),
+        }
+    }
+else:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"capacity": env_int("COLLAB_LAYER_CAPACITY", 1000)},
+        }
+    }
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- auth, i18n, static -----------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("COLLAB_MAX_REQUEST_BYTES", 4 * 1024 * 1024)
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+if not DEBUG:
+    SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
+    CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
+
+# --- REST API ---------------------------------------------------------------
+REST_FRAMEWORK = {
+    # Token first: its WWW-Authenticate header makes "not signed in" a 401.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_PAGINATION_CLASS": "collab.api.pagination.Pagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "collab.api.errors.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "collab API",
+    "DESCRIPTION": "Documents, their history, members and presence. "
+    "Live editing is the WebSocket protocol in docs/protocol.md.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- collab limits (announced to clients in hello.limits) --------------------
+COLLAB = {
+    "MAX_MESSAGE_BYTES": env_int("COLLAB_MAX_MESSAGE_BYTES", 262144),
+    "MAX_DOCUMENT_CHARS": env_int("COLLAB_MAX_DOCUMENT_CHARS", 1_000_000),
+    # token bucket per connection: sustained rate and burst (messages)
+    "RATE_PER_SECOND": env_int("COLLAB_RATE_PER_SECOND", 100),
+    "RATE_BURST": env_int("COLLAB_RATE_BURST", 400),
+    # this many rate-limited messages within RATE_ABUSE_WINDOW seconds closes 4429
+    "RATE_ABUSE_LIMIT": env_int("COLLAB_RATE_ABUSE_LIMIT", 200),
+    "RATE_ABUSE_WINDOW": env_int("COLLAB_RATE_ABUSE_WINDOW", 10),
+    # this many invalid messages within INVALID_WINDOW seconds closes 4400
+    "INVALID_LIMIT": env_int("COLLAB_INVALID_LIMIT", 50),
+    "INVALID_WINDOW": env_int("COLLAB_INVALID_WINDOW", 60),
+    # a snapshot of the text is stored every SNAPSHOT_EVERY versions
+    "SNAPSHOT_EVERY": env_int("COLLAB_SNAPSHOT_EVERY", 100),
+    # a sync further behind than this answers history_unavailable
+    "SYNC_MAX_OPS": env_int("COLLAB_SYNC_MAX_OPS", 10000),
+    # slow clients: bytes buffered for a connection before it is "behind",
+    # and how long it may stay behind before it is closed with 4408
+    "SLOW_CLIENT_BUFFER_BYTES": env_int("COLLAB_SLOW_CLIENT_BUFFER_BYTES", 1024 * 1024),
+    "SLOW_CLIENT_TIMEOUT": float(os.environ.get("COLLAB_SLOW_CLIENT_TIMEOUT", "10")),
+    # edits committed together in one transaction at most
+    "GROUP_COMMIT_MAX": env_int("COLLAB_GROUP_COMMIT_MAX", 64),
+    # presence: lease length and heartbeat (seconds)
+    "PRESENCE_TTL": env_int("COLLAB_PRESENCE_TTL", 30),
+    "PRESENCE_HEARTBEAT": env_int("COLLAB_PRESENCE_HEARTBEAT", 10),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
+    "loggers": {"daphne": {"level": "WARNING"}},
+}

@@ -1,0 +1,86 @@
+"""Shared fixtures: users and API clients, service detection (PostgreSQL, Redis), live servers.
+
+Services: a test that needs PostgreSQL or Redis skips with the reason when the
+service does not answer, except under ``CI=true``, where it fails instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from collab import committer, presence
+from tests.live import LiveServer
+from tests.services import postgres_url_or_skip, redis_url_or_skip
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_state() -> Iterator[None]:
+    presence.registry().clear()
+    committer.reset()
+    yield
+    presence.registry().clear()
+
+
+def make_user(username: str, **extra: Any) -> User:
+    return User.objects.create_user(username=username, password=f"{username}-pw", **extra)
+
+
+@pytest.fixture
+def alice(db: Any) -> User:
+    return make_user("alice", first_name="Alice", last_name="Liddell")
+
+
+@pytest.fixture
+def bob(db: Any) -> User:
+    return make_user("bob")
+
+
+@pytest.fixture
+def carol(db: Any) -> User:
+    return make_user("carol")
+
+
+def client_for(user: User | None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def api(alice: User) -> APIClient:
+    return client_for(alice)
+
+
+@pytest.fixture
+def anon() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return redis_url_or_skip()
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    return postgres_url_or_skip()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A daphne process for the module, with users alice, bob, carol, dave (``live.tokens``)."""
+    server = LiveServer(tmp_path_factory.mktemp("live")).start()
+    server.tokens = server.create_users("alice", "bob", "carol", "dave")  # type: ignore[attr-defined]
+    yield server
+    server.stop()
