@@ -114,9 +114,11 @@ class BaseConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.rate_strikes = Strikes(int(cfg["RATE_ABUSE_LIMIT"]), float(cfg["RATE_ABUSE_WINDOW"]))
         self.invalid_strikes = Strikes(int(cfg["INVALID_LIMIT"]), float(cfg["INVALID_WINDOW"]))
         self.closing = False
+        self._out: deque[str] = deque()
+        self._writer: asyncio.Task[None] | None = None
 
     def send_frame(self, text: str) -> None:
-        """Write a frame now (daphne) or as soon as possible (other servers)."""
+        """Write a frame now (daphne) or, in order, as soon as possible (other servers)."""
         if self.closing:
             return
         if self.sink.sync:
@@ -124,14 +126,25 @@ class BaseConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 self.sink.write_now(text)
             except Exception:
                 self.closing = True
-        else:
-            asyncio.get_running_loop().create_task(self.send(text_data=text))
+            return
+        self._out.append(text)
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            while self._out:
+                await self.send(text_data=self._out.popleft())
+        finally:
+            self._writer = None
 
     async def close_with(self, code: int, error: str, message: str) -> None:
         if self.closing:
             return
         self.send_frame(error_frame(error, message))
         self.closing = True
+        if self._writer is not None:
+            await asyncio.shield(self._writer)
         await self.close(code=int(code))
 
     def limited(self) -> bool:

@@ -39,7 +39,7 @@ from collab.exceptions import (
     VersionAhead,
 )
 from collab.models import Document, Operation, Snapshot
-from collab.ot import InvalidOperation, Op, apply, diff, normalize, transform
+from collab.ot import InvalidOperation, Op, apply, base_length, check, diff, normalize, transform
 from collab.users import UserInfo, user_info
 
 log = logging.getLogger(__name__)
@@ -125,11 +125,16 @@ def _committed(row: Operation, document_id: str, *, duplicate: bool = False) -> 
     )
 
 
-def _validate(req: EditRequest) -> Op:
+def _validate(req: EditRequest) -> tuple[Op, int]:
+    """The normalized op and the length of text the op as sent needs (trailing retain included)."""
     try:
-        return normalize(req.op)
+        return normalize(req.op), base_length(check(req.op))
     except InvalidOperation as exc:
         raise InvalidOp(f"Invalid op: {exc}") from exc
+
+
+def _growth(op: Op) -> int:
+    return sum(len(c) if isinstance(c, str) else (c if c < 0 else 0) for c in op)
 
 
 def _locked_document(document_id: Any) -> Document:
@@ -145,12 +150,15 @@ def _locked_document(document_id: Any) -> Document:
 def _commit_batch(document_id: Any, requests: Sequence[EditRequest]) -> list[Outcome]:
     outcomes: list[Outcome | None] = [None] * len(requests)
     ops: list[Op | None] = []
+    spans: list[int] = []
     for i, req in enumerate(requests):
         try:
-            ops.append(_validate(req))
+            op, span = _validate(req)
         except CollabError as exc:
             outcomes[i] = exc
-            ops.append(None)
+            op, span = None, 0
+        ops.append(op)
+        spans.append(span)
     every = int(settings.COLLAB["SNAPSHOT_EVERY"])
     with transaction.atomic():
         document = _locked_document(document_id)
@@ -185,6 +193,12 @@ def _commit_batch(document_id: Any, requests: Sequence[EditRequest]) -> list[Out
                     )
                 if req.version < 0:
                     raise InvalidOp("version must be 0 or more.")
+                base_len = len(text) - sum(_growth(history[v]) for v in range(req.version + 1, version + 1))
+                if spans[i] > base_len:
+                    raise InvalidOp(
+                        f"Invalid op: it spans {spans[i]} code points but the text at version "
+                        f"{req.version} has {base_len}."
+                    )
                 for v in range(req.version + 1, version + 1):
                     _, op = transform(history[v], op)
                 try:

@@ -20,6 +20,7 @@ same way as ``{"kind": ..., ...}`` dicts.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import uuid
 from collections.abc import Sequence
@@ -247,7 +248,9 @@ class RoomManager:
         if running is loop:
             fn(*args)
         else:
-            loop.call_soon_threadsafe(fn, *args)
+            # a fresh context: the caller's (a sync_to_async thread) must not leak
+            # into tasks the callback starts, or asgiref sees a nested executor
+            loop.call_soon_threadsafe(fn, *args, context=contextvars.Context())
 
     def _remote_from_sync(self, document_id: str, message: dict[str, Any]) -> None:
         layer = get_channel_layer()
@@ -271,8 +274,14 @@ def manager() -> RoomManager:
     return _manager
 
 
+def reset() -> None:
+    """Forget every room (tests: each test has its own event loop)."""
+    global _manager
+    _manager = RoomManager()
+
+
 def _sync_publisher(document_id: str, ops: Sequence[CommittedOp]) -> None:
-    _manager.publish_from_sync(document_id, ops)
+    manager().publish_from_sync(document_id, ops)
 
 
 def install() -> None:
