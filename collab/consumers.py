@@ -138,6 +138,17 @@ class BaseConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         finally:
             self._writer = None
 
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        if isinstance(code, int) and not isinstance(code, bool) and self.sink.close_frame(code):
+            return
+        await super().close(code=code, reason=reason)
+
+    def going_away(self) -> None:
+        """The server is shutting down: close with 1001 so the client reconnects elsewhere."""
+        if not self.closing:
+            self.closing = True
+            asyncio.get_running_loop().create_task(self.close(code=int(CloseCode.GOING_AWAY)))
+
     async def close_with(self, code: int, error: str, message: str) -> None:
         if self.closing:
             return

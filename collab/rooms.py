@@ -22,6 +22,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import signal
+import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -126,6 +128,8 @@ class RoomManager:
         if self._sweeper is None:
             from collab.live import sweep_forever
 
+            self._install_shutdown_hook(loop)
+
             self._sweeper = loop.create_task(sweep_forever(self))
 
     async def _track(self, table: dict[str, set[Member]], document_id: str, member: Member) -> None:
@@ -143,6 +147,40 @@ class RoomManager:
                 del table[document_id]
         if not self.rooms.get(document_id) and not self.watchers.get(document_id) and self.remote:
             await self.layer.group_discard(group_name(document_id), self.channel)
+
+    def _install_shutdown_hook(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On SIGTERM/SIGINT, close every socket with 1001 first, then let the server stop.
+
+        Servers drop connections on shutdown without a close frame (clients see
+        1006); a 1001 tells clients the server is going away and to reconnect.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous = signal.getsignal(signum)
+
+            def handler(num: int, frame: Any, previous: Any = previous) -> None:
+                loop.call_soon_threadsafe(self._go_away, num, frame, previous)
+
+            signal.signal(signum, handler)
+
+    def _go_away(self, signum: int, frame: Any, previous: Any) -> None:
+        for table in (self.rooms, self.watchers):
+            for members in list(table.values()):
+                for member in list(members):
+                    going_away = getattr(member, "going_away", None)
+                    if going_away is not None:
+                        going_away()
+
+        def chain() -> None:
+            signal.signal(signum, previous)
+            if callable(previous):
+                previous(signum, frame)
+            else:
+                signal.raise_signal(signum)
+
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.3, chain)  # time for the close frames to leave
 
     async def join(self, document_id: str, member: Member) -> None:
         await self._track(self.rooms, document_id, member)

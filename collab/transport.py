@@ -33,6 +33,10 @@ class Sink:
     def abort(self) -> None:
         return None
 
+    def close_frame(self, code: int) -> bool:
+        """Send a close frame the ASGI path cannot; False if this server needs no help."""
+        return False
+
 
 class DaphneSink(Sink):
     sync = True
@@ -55,6 +59,14 @@ class DaphneSink(Sink):
         transport = getattr(self.protocol, "transport", None)
         if transport is not None:
             transport.abortConnection()
+
+    def close_frame(self, code: int) -> bool:
+        # autobahn lets applications close only with 1000 or 3000-4999; 1001 and
+        # 1011 go out through the lower-level call daphne itself uses for 1011.
+        if code == 1000 or 3000 <= code <= 4999:
+            return False
+        self.protocol.sendCloseFrame(code=code, isReply=False)
+        return True
 
 
 class AsyncioSink(Sink):

@@ -1,0 +1,264 @@
+"""Live daphne, real sockets: convergence under random concurrent editing, resend, bad input, slow clients.
+
+Every loop here is bounded in count and time and talks only to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import re
+import signal
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import websockets
+
+from tests.live import LiveServer
+from tests.wsclient import Editor
+
+pytestmark = [pytest.mark.live]
+
+EMOJI = ["😀", "🎉", "👍🏽", "e\u0301", "日本", "x", "ab", " "]
+
+
+def doc_state(server: LiveServer, token: str, doc_id: str) -> dict[str, Any]:
+    status, body = server.request("GET", f"/api/documents/{doc_id}/", token=token)
+    assert status == 200, body
+    return dict(body)
+
+
+def random_op(rng: random.Random, text: str) -> list[Any]:
+    n = len(text)
+    pos = rng.randint(0, n)
+    if n and rng.random() < 0.4:
+        length = rng.randint(1, min(4, n - pos)) if pos < n else 0
+        if length:
+            return [pos, -length] if pos else [-length]
+    piece = rng.choice(EMOJI)
+    return [pos, piece] if pos else [piece]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_random_concurrent_editing_converges(live: LiveServer, seed: int) -> None:
+    tokens = live.tokens  # type: ignore[attr-defined]
+    doc = live.create_document(tokens["alice"], "race", "start 😀 text", public_role="editor")
+    rng = random.Random(seed)
+    names = ["alice", "bob", "carol", "dave", "alice"]  # two tabs of alice: five clients
+    editors = [
+        Editor(live.ws_url(f"/ws/documents/{doc['id']}/", tokens[n]), f"{n}-{i}-{seed}")
+        for i, n in enumerate(names)
+    ]
+    for e in editors:
+        await e.__aenter__()
+    try:
+
+        async def type_randomly(e: Editor, r: random.Random) -> None:
+            for _ in range(25):
+                await e.edit(random_op(r, e.text))
+                await asyncio.sleep(r.uniform(0, 0.03))
+
+        await asyncio.wait_for(
+            asyncio.gather(*(type_randomly(e, random.Random(rng.random())) for e in editors)), 60
+        )
+        # wait for every edit to be acked, then for everyone to reach the final version
+        deadline = time.monotonic() + 30
+        while any(e.ot and e.ot.state != "synchronized" for e in editors):
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        server = doc_state(live, tokens["alice"], doc["id"])
+        for e in editors:
+            await e.wait_synced(server["version"])
+        texts = {e.text for e in editors}
+        assert texts == {server["content"]}
+        # every edit committed exactly once: 5 clients x 25 edits (composed locally while in flight)
+        assert server["version"] <= 125
+        status, ops = live.request(
+            "GET", f"/api/documents/{doc['id']}/ops/?limit=1000", token=tokens["alice"]
+        )
+        assert status == 200
+        assert [o["version"] for o in ops] == list(range(1, server["version"] + 1))  # gapless
+        keys = [(o["client_id"], o["seq"]) for o in ops]
+        assert len(keys) == len(set(keys))
+        for e in editors:
+            assert e.versions == sorted(e.versions) and len(e.versions) == len(set(e.versions))
+            assert not e.errors, e.errors
+    finally:
+        for e in editors:
+            await e.__aexit__(None, None, None)
+
+
+async def test_idempotent_resend_over_a_real_socket(live: LiveServer) -> None:
+    token = live.tokens["alice"]  # type: ignore[attr-defined]
+    doc = live.create_document(token, "resend", "abc")
+    async with websockets.connect(live.ws_url(f"/ws/documents/{doc['id']}/", token)) as ws:
+        json.loads(await ws.recv())
+        edit = {"type": "edit", "payload": {"version": 0, "op": [3, "!"], "client_id": "r1", "seq": 1}}
+        await ws.send(json.dumps(edit))
+        assert json.loads(await ws.recv())["payload"]["version"] == 1
+        for _ in range(3):
+            await ws.send(json.dumps(edit))
+            ack = json.loads(await ws.recv())
+            assert ack == {"type": "ack", "payload": {"client_id": "r1", "seq": 1, "version": 1}}
+    state = doc_state(live, token, doc["id"])
+    assert (state["content"], state["version"]) == ("abc!", 1)
+
+
+BAD_FRAMES: list[tuple[Any, str]] = [
+    ("{not json", "invalid_json"),
+    ('{"type": "edit", "payload": {"version": 0, "op": [50], "client_id": "b", "seq": 1}}', "invalid_op"),
+    ('{"type": "edit", "payload": {"version": 0, "op": [-50], "client_id": "b", "seq": 1}}', "invalid_op"),
+    ('{"type": "edit", "payload": {"version": 0, "op": [0], "client_id": "b", "seq": 1}}', "invalid_op"),
+    ('{"type": "edit", "payload": {"version": 0, "op": [""], "client_id": "b", "seq": 1}}', "invalid_op"),
+    ('{"type": "edit", "payload": {"version": 9, "op": ["x"], "client_id": "b", "seq": 1}}', "version_ahead"),
+    (
+        '{"type": "edit", "payload": {"version": 0, "op": ["x"], "client_id": "", "seq": 1}}',
+        "invalid_message",
+    ),
+    ('{"type": "edit", "payload": {"version": 0, "op": ["x"], "client_id": "b"}}', "invalid_message"),
+    ('{"type": "sync", "payload": {"version": -1}}', "invalid_message"),
+    ('{"type": "sync", "payload": {"version": 99}}', "version_ahead"),
+    ('{"type": "cursor", "payload": {"version": 0, "anchor": 1}}', "invalid_message"),
+    ('{"type": "presence", "payload": {"status": "active", "meta": "x"}}', "invalid_message"),
+    ('{"type": "nope", "payload": {}}', "unknown_type"),
+    ("[]", "invalid_message"),
+    (b"\x00\x01binary", "invalid_message"),
+    (json.dumps({"type": "ping", "payload": {"pad": "x" * 300_000}}), "message_too_large"),
+]
+
+
+async def test_every_bad_input_leaves_document_and_connection_as_they_were(live: LiveServer) -> None:
+    token = live.tokens["bob"]  # type: ignore[attr-defined]
+    doc = live.create_document(token, "bad", "hello")
+    async with websockets.connect(live.ws_url(f"/ws/documents/{doc['id']}/", token), max_size=None) as ws:
+        json.loads(await ws.recv())
+        for frame, code in BAD_FRAMES:
+            await ws.send(frame)
+            error = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert error["type"] == "error" and error["payload"]["code"] == code, (frame[:60], error)
+            assert error["payload"]["message"]
+            await ws.send('{"type": "ping", "payload": {"ok": 1}}')
+            assert json.loads(await asyncio.wait_for(ws.recv(), 5)) == {"type": "pong", "payload": {"ok": 1}}
+    state = doc_state(live, token, doc["id"])
+    assert (state["content"], state["version"]) == ("hello", 0)
+
+
+async def test_token_is_never_logged(live: LiveServer) -> None:
+    token = live.tokens["carol"]  # type: ignore[attr-defined]
+    doc = live.create_document(token, "secret")
+    async with websockets.connect(live.ws_url(f"/ws/documents/{doc['id']}/", token)) as ws:
+        await ws.recv()
+    async with websockets.connect(live.ws_url(f"/ws/documents/{doc['id']}/", "invalid-" + token[:8])) as ws:
+        await ws.recv()
+    await asyncio.sleep(0.3)
+    log = live.log()
+    assert doc["id"] in log  # the access log is there...
+    assert token not in log and token[:8] not in log  # ...without the token
+
+
+def raw_socket_that_never_reads(port: int, path: str) -> socket.socket:
+    """A WebSocket handshake over a raw socket with a tiny receive buffer, then silence."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(
+        (
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    assert b" 101 " in head
+    return sock
+
+
+def rss_kib(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
+
+
+@pytest.mark.slow
+async def test_a_slow_client_never_delays_the_others_and_is_closed_4408(tmp_path: Path) -> None:
+    server = LiveServer(
+        tmp_path,
+        env={
+            "COLLAB_SLOW_CLIENT_BUFFER_BYTES": str(256 * 1024),
+            "COLLAB_SLOW_CLIENT_TIMEOUT": "2",
+            "COLLAB_RATE_PER_SECOND": "10000",
+            "COLLAB_RATE_BURST": "10000",
+        },
+    ).start()
+    try:
+        tokens = server.create_users("w", "r1", "r2", "slow")
+        doc = server.create_document(tokens["w"], "slow", "", public_role="editor")
+        slow = raw_socket_that_never_reads(server.port, f"/ws/documents/{doc['id']}/?token={tokens['slow']}")
+        assert server.proc is not None
+        rss_before = rss_kib(server.proc.pid)
+        readers = [Editor(server.ws_url(f"/ws/documents/{doc['id']}/", tokens[n]), n) for n in ("r1", "r2")]
+        for r in readers:
+            await r.__aenter__()
+        latencies: list[float] = []
+        chunk = "y" * 60_000
+        async with Editor(server.ws_url(f"/ws/documents/{doc['id']}/", tokens["w"]), "w") as writer:
+            # 8 MB of op frames in 7 s: more than the kernel buffers of the silent socket
+            for i in range(140):
+                sent = time.monotonic()
+                await writer.edit([chunk] if i % 2 == 0 else [-len(chunk)])
+                await writer.wait_synced(i + 1, timeout=10)
+                for r in readers:
+                    await r.wait_synced(i + 1, timeout=10)
+                latencies.append(time.monotonic() - sent)
+                await asyncio.sleep(0.05)
+        latencies.sort()
+        p99 = latencies[int(len(latencies) * 0.99) - 1]
+        assert p99 < 0.5, f"others were delayed: p99 {p99:.3f}s"
+        assert all(r.text == "" and not r.errors for r in readers)
+        # the silent client was closed (4408 queued, then the socket aborted) once 2 s behind
+        deadline = time.monotonic() + 20
+        while "too slow to keep up" not in server.log():
+            assert time.monotonic() < deadline, server.log()[-2000:]
+            await asyncio.sleep(0.1)
+        slow.settimeout(10)
+        closed = False
+        try:
+            while slow.recv(1 << 20):
+                pass
+            closed = True
+        except ConnectionResetError:
+            closed = True
+        except TimeoutError:
+            closed = False
+        assert closed
+        # memory stayed bounded: the server kept the versions it owes, not the frames
+        assert rss_kib(server.proc.pid) - rss_before < 48 * 1024
+        status, presence = server.request("GET", f"/api/documents/{doc['id']}/presence/", token=tokens["w"])
+        assert status == 200 and sorted(e["user"]["name"] for e in presence) == ["r1", "r2"]
+        for r in readers:
+            await r.__aexit__(None, None, None)
+        slow.close()
+    finally:
+        server.stop()
+
+
+async def test_server_shutdown_closes_sockets_with_1001(tmp_path: Path) -> None:
+    server = LiveServer(tmp_path).start()
+    try:
+        token = server.create_users("z")["z"]
+        doc = server.create_document(token, "bye")
+        async with websockets.connect(server.ws_url(f"/ws/documents/{doc['id']}/", token)) as ws:
+            await ws.recv()
+            assert server.proc is not None
+            server.proc.send_signal(signal.SIGTERM)
+            with pytest.raises(websockets.ConnectionClosed) as info:
+                for _ in range(10):
+                    await asyncio.wait_for(ws.recv(), 10)
+            assert info.value.rcvd is not None and info.value.rcvd.code == 1001
+    finally:
+        server.stop()
