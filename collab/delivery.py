@@ -220,6 +220,7 @@ class Outbox:
                 if item.last <= self.last:
                     continue
                 if item.first > self.last + 1:
+                    log.info("gap before v%d for %s: filling from the database", item.first, self.session)
                     await self._catch_up(item.first - 1)
                 for text in self._frames(item.items):
                     await self._write(text)
