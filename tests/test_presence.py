@@ -190,7 +190,7 @@ async def test_cursors_are_transformed_to_the_current_version(
     assert (p["version"], p["anchor"], p["head"]) == (1, *expected)
     assert p["session"] == b.hello["payload"]["session"] and p["user"]["id"] == bob.pk
     assert await b.nothing()  # not echoed to the sender
-    stored = [e for e in registry().entries(str(doc.pk)) if e["session"] == p["session"]][0]
+    stored = next(e for e in registry().entries(str(doc.pk)) if e["session"] == p["session"])
     assert stored["cursor"] == {"version": 1, "anchor": expected[0], "head": expected[1]}
     await a.close()
     await b.close()
@@ -225,7 +225,7 @@ async def test_stored_cursors_are_transformed_on_read_for_later_joiners(alice: U
     await a.send("edit", edit(0, ["XY"], 1))
     await a.recv_type("ack")
     c = await join(doc.pk, alice)  # joins at version 1: b's cursor (stored at 0) is shown at 1
-    mine = [e for e in c.hello["payload"]["presence"] if e["session"] == b.hello["payload"]["session"]][0]
+    mine = next(e for e in c.hello["payload"]["presence"] if e["session"] == b.hello["payload"]["session"])
     assert mine["cursor"] == {"version": 1, "anchor": 6, "head": 6}
     for client in (a, b, c):
         await client.close()
