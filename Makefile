@@ -27,7 +27,7 @@ run: $(VENV)/.runtime
 ## Set up and run the whole suite (unit, live-server, PostgreSQL/Redis, browser).
 test: $(VENV)/.dev
 	bash scripts/ensure-browser.sh
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	bash scripts/test.sh $(PYTEST_ARGS)
 
 ## Only the fast unit tests.
 test-fast: $(VENV)/.dev
