@@ -317,3 +317,31 @@ async def test_presence_room_rejects_bad_messages(alice: User) -> None:
     await w.send_to(text_data='{"type": "ping", "payload": {"a": 1}}')
     assert await next_json(w) == {"type": "pong", "payload": {"a": 1}}
     await w.disconnect()
+
+
+# -- the admin as a live console ------------------------------------------------
+@pytest.mark.django_db(transaction=True)
+async def test_admin_shows_who_is_connected_and_closes_a_session(alice: User, bob: User, client: Any) -> None:
+    admin = await database_sync_to_async(User.objects.create_superuser)("root", "root@example.com", "root-pw")
+    doc = await new_doc(alice, public_role="viewer")
+    a = await join(doc.pk, alice)
+    b = await join(doc.pk, bob)
+    session = b.hello["payload"]["session"]
+    await database_sync_to_async(client.force_login)(admin)
+    page = await database_sync_to_async(client.get)(f"/admin/collab/document/{doc.pk}/change/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "Alice Liddell" in html and "bob" in html and "viewer" in html and "active" in html
+    url = f"/admin/collab/document/{doc.pk}/close-session/{session}/"
+    confirm = await database_sync_to_async(client.get)(url)
+    assert confirm.status_code == 200 and session in confirm.content.decode()
+    done = await database_sync_to_async(client.post)(url)
+    assert done.status_code == 302
+    error = await b.recv_type("error")
+    assert error["payload"]["code"] == "session_closed" and "administrator" in error["payload"]["message"]
+    assert await b.comm.receive_output(3) == {"type": "websocket.close", "code": 4001}
+    message = await a.recv_type("presence")
+    while not message["payload"]["left"]:  # (b's join came first)
+        message = await a.recv_type("presence")
+    assert message["payload"]["left"] == [session]  # the others are told
+    await a.close()
