@@ -1,7 +1,9 @@
 """Django admin: documents with members, history and who is connected now; memberships; ops (read-only).
 
-Content edited in the admin is committed through ``editing.replace_content``,
-the same path as live edits, so connected clients see it. Each live session
+Content edited in the admin is committed through ``editing.commit``, the same
+path as live edits, so connected clients see it. The form remembers the version
+it showed, and the change is committed as an edit of that version, so edits
+made meanwhile by live clients are merged, not overwritten. Each live session
 listed on a document can be closed from here (the client is told why).
 """
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.middleware.csrf import get_token
@@ -18,7 +21,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from collab import editing, presence
+from collab.exceptions import CollabError
 from collab.models import Document, Membership, Operation, Snapshot
+from collab.ot import diff
 from collab.rooms import manager
 
 
@@ -45,6 +50,47 @@ class OperationInline(admin.TabularInline):  # type: ignore[type-arg]
         return False
 
 
+class DocumentForm(forms.ModelForm):  # type: ignore[type-arg]
+    """The text exactly as typed, and the version the form showed.
+
+    A textarea strips nothing here, and the CRLF line breaks browsers send are
+    turned back into LF unless the text already used CRLF; otherwise saving
+    only the title would rewrite every line of the document.
+    """
+
+    content = forms.CharField(widget=forms.Textarea, required=False, strip=False)
+    base_version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
+
+    class Meta:
+        model = Document
+        fields = ["title", "owner", "public_role", "content"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.base: tuple[int, str] = (0, "")
+        if not self.instance._state.adding:
+            self.fields["base_version"].initial = self.instance.version
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not self.instance._state.adding:
+            current = Document.objects.get(pk=self.instance.pk)
+            version = cleaned.get("base_version")
+            try:
+                self.base = editing.snapshot_at(current, version)
+            except CollabError:
+                self.base = (current.version, current.content)
+        text = cleaned.get("content")
+        if text is not None:
+            if "\r\n" not in self.base[1]:
+                text = cleaned["content"] = text.replace("\r\n", "\n")
+            try:
+                editing.check_size(text)
+            except CollabError as exc:
+                self.add_error("content", exc.message)
+        return cleaned
+
+
 @admin.register(Document)
 class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["title", "owner", "version", "public_role", "connected_now", "updated_at"]
@@ -53,9 +99,10 @@ class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     autocomplete_fields = ["owner"]
     readonly_fields = ["id", "version", "created_at", "updated_at", "snapshot_link", "live_sessions"]
     fields = [
-        "id", "title", "owner", "public_role", "content", "version",
+        "id", "title", "owner", "public_role", "content", "base_version", "version",
         "snapshot_link", "live_sessions", "created_at", "updated_at",
     ]  # fmt: skip
+    form = DocumentForm
     inlines = [MembershipInline, OperationInline]
 
     @admin.display(description="connected")
@@ -65,17 +112,17 @@ class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.display(description="snapshot")
     def snapshot_link(self, obj: Document) -> SafeString:
         if not obj.pk:
-            return format_html("-")
+            return format_html("{}", "-")
         url = reverse("document-snapshot", args=[obj.pk])
         return format_html('<a href="{}">text at the current version</a> (add ?version=N)', url)
 
     @admin.display(description="connected now")
     def live_sessions(self, obj: Document) -> SafeString:
         if not obj.pk:
-            return format_html("-")
+            return format_html("{}", "-")
         entries = presence.registry().entries(str(obj.pk))
         if not entries:
-            return format_html("nobody")
+            return format_html("{}", "nobody")
         rows = format_html_join(
             "",
             '<li>{} ({}, {}) since {} — <a href="{}">close this session</a></li>',
@@ -130,10 +177,10 @@ class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             obj._state.adding = False
             obj.refresh_from_db()
             return
-        new_content = obj.content
-        if "content" in form.changed_data:
-            current = Document.objects.get(pk=obj.pk)
-            editing.replace_content(current, new_content, user=request.user)
+        base_version, base_text = form.base
+        op = diff(base_text, obj.content)
+        if op:
+            editing.commit(editing.EditRequest(obj.pk, base_version, op, user=request.user))
         others = [f for f in form.changed_data if f in ("title", "owner", "public_role")]
         obj.refresh_from_db(fields=["content", "version"])
         if others:

@@ -11,6 +11,7 @@ scale it out::
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "timeout": 20,
         }
     )
+    # Tests get a file of their own (one per process), not Django's shared-cache
+    # in-memory database: there a second writer fails at once with "database
+    # table is locked" instead of waiting for the lock as it does on a file.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.path.join(tempfile.gettempdir(), f"collab-test-{os.getpid()}.sqlite3")
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- channel layer and cache (shared state) --------------------------------

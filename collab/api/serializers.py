@@ -21,6 +21,27 @@ PUBLIC_ROLE_CHOICES = [r.value for r in PUBLIC_ROLES]
 MEMBER_ROLE_CHOICES = [r.value for r in MEMBER_ROLES]
 
 
+class StrictCharField(serializers.CharField):
+    """A JSON string and nothing else (DRF's ``CharField`` would turn ``5`` into ``"5"``)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer and nothing else (not ``"3"``, ``3.0`` or ``true``), as on the WebSocket."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return int(super().to_internal_value(data))
+
+
+MAX_SEQ = 2**63 - 1  # the database's BIGINT
+
+
 class OwnerSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField(read_only=True)
     username = serializers.CharField(read_only=True)
@@ -35,8 +56,8 @@ class UserInfoSerializer(serializers.Serializer[Any]):
 class DocumentSerializer(serializers.ModelSerializer[Document]):
     owner = OwnerSerializer(read_only=True)
     role = serializers.SerializerMethodField()
-    title = serializers.CharField(min_length=1, max_length=200, trim_whitespace=False)
-    content = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, default="")
+    title = StrictCharField(min_length=1, max_length=200, trim_whitespace=False)
+    content = StrictCharField(required=False, allow_blank=True, trim_whitespace=False, default="")
     public_role = serializers.ChoiceField(choices=PUBLIC_ROLE_CHOICES, required=False)
 
     class Meta:
@@ -53,8 +74,8 @@ class DocumentSerializer(serializers.ModelSerializer[Document]):
 
 
 class DocumentUpdateSerializer(serializers.Serializer[Any]):
-    title = serializers.CharField(min_length=1, max_length=200, required=False, trim_whitespace=False)
-    content = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    title = StrictCharField(min_length=1, max_length=200, required=False, trim_whitespace=False)
+    content = StrictCharField(required=False, allow_blank=True, trim_whitespace=False)
     public_role = serializers.ChoiceField(choices=PUBLIC_ROLE_CHOICES, required=False)
 
 
@@ -68,10 +89,10 @@ class OpField(serializers.JSONField):
 
 
 class OpSubmitSerializer(serializers.Serializer[Any]):
-    version = serializers.IntegerField(min_value=0)
+    version = StrictIntegerField(min_value=0)
     op = OpField()
-    client_id = serializers.CharField(min_length=1, max_length=64, required=False)
-    seq = serializers.IntegerField(min_value=0, required=False)
+    client_id = StrictCharField(min_length=1, max_length=64, required=False, trim_whitespace=False)
+    seq = StrictIntegerField(min_value=0, max_value=MAX_SEQ, required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("seq" in attrs) != ("client_id" in attrs):
@@ -111,7 +132,7 @@ class MembershipSerializer(serializers.ModelSerializer[Membership]):
 
 
 class MemberAddSerializer(serializers.Serializer[Any]):
-    username = serializers.CharField(max_length=150)
+    username = StrictCharField(max_length=150)
     role = serializers.ChoiceField(choices=MEMBER_ROLE_CHOICES)
 
     def validate_username(self, value: str) -> Any:

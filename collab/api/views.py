@@ -151,7 +151,8 @@ class DocumentViewSet(
         document, role = self.document()
         if request.method == "GET":
             since = _int_param(request, "since", 0, low=0)
-            limit = _int_param(request, "limit", 100, low=1, high=1000)
+            # like DRF's paginators, a limit above the maximum is capped, not refused
+            limit = min(_int_param(request, "limit", 100, low=1), 1000)
             rows = editing.ops_since(document.pk, since, limit=limit)
             data = [
                 {

@@ -1,0 +1,278 @@
+"""The Django admin: every page renders, search works, history is read-only, text goes through commit.
+
+Forms are posted the way a browser would: the change page is fetched, its
+initial values (and every inline's management form) are collected, one field
+is changed, and the whole form is sent back::
+
+    data = form_data(admin_client.get(change_url(doc)))
+    data["content"] = "new text"
+    admin_client.post(change_url(doc), data)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+from pytest_django import Settings
+
+from collab import editing, presence
+from collab.editing import CommittedOp, EditRequest
+from collab.models import Document, Membership, Operation, Snapshot
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings: Settings) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def admin_user(db: Any) -> User:
+    return User.objects.create_superuser("root", "root@example.com", "root-pw")
+
+
+@pytest.fixture
+def site(admin_user: User) -> Client:
+    client = Client()
+    client.force_login(admin_user)
+    return client
+
+
+@pytest.fixture
+def doc(alice: User, bob: User) -> Document:
+    document = editing.create_document(owner=alice, title="Shopping list", content="eggs\nmilk\n")
+    Membership.objects.create(document=document, user=bob, role="editor")
+    editing.commit(EditRequest(document.pk, 0, [10, "bread\n"], user=alice, client_id="tab-7", seq=1))
+    document.refresh_from_db()
+    return document
+
+
+def admin_url(model: str, action: str, *args: Any) -> str:
+    return reverse(f"admin:collab_{model}_{action}", args=args)
+
+
+def form_data(response: Any) -> dict[str, Any]:
+    """What a browser would send back for an admin add/change page, unchanged."""
+    assert response.status_code == 200, response.status_code
+    data: dict[str, Any] = {}
+    form = response.context["adminform"].form
+    for name in form.fields:
+        value = form[name].value()
+        if value is not None:
+            data[name] = value
+    for inline in response.context["inline_admin_formsets"]:
+        formset = inline.formset
+        for name in formset.management_form.fields:
+            data[f"{formset.prefix}-{name}"] = formset.management_form[name].value()
+        for sub in formset.forms:
+            for name in sub.fields:
+                value = sub[name].value()
+                if value is not None and value is not False:
+                    data[sub.add_prefix(name)] = value
+    return data
+
+
+def result_titles(response: Any) -> list[str]:
+    return [str(obj) for obj in response.context["cl"].result_list]
+
+
+# --- every page renders ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["document", "membership", "operation", "snapshot"])
+def test_changelists_render(site: Client, doc: Document, model: str) -> None:
+    resp = site.get(admin_url(model, "changelist"))
+    assert resp.status_code == 200
+    assert resp.context["cl"].result_count >= 1
+
+
+def test_change_pages_render(site: Client, doc: Document) -> None:
+    membership = Membership.objects.get(document=doc)
+    operation = Operation.objects.get(document=doc)
+    snapshot = Snapshot.objects.get(document=doc, version=0)
+    for model, pk in [
+        ("document", doc.pk),
+        ("membership", membership.pk),
+        ("operation", operation.pk),
+        ("snapshot", snapshot.pk),
+    ]:
+        resp = site.get(admin_url(model, "change", pk))
+        assert resp.status_code == 200, model
+    page = site.get(admin_url("document", "change", doc.pk)).content.decode()
+    assert "bread" in page and "tab-7" in page, "the history inline shows the op"
+    assert site.get(admin_url("document", "add")).status_code == 200
+    assert site.get(admin_url("membership", "add")).status_code == 200
+
+
+def test_document_page_lists_who_is_connected(site: Client, doc: Document) -> None:
+    entry = {
+        "session": "sess-42",
+        "user": {"id": None, "name": "Guest sess", "color": "#d94f4f"},
+        "role": "editor",
+        "status": "active",
+        "meta": {},
+        "cursor": None,
+        "joined_at": "2026-01-01T00:00:00Z",
+    }
+    presence.registry().join(str(doc.pk), entry)
+    page = site.get(admin_url("document", "change", doc.pk)).content.decode()
+    assert "Guest sess" in page
+    close = admin_url("document", "close_session", doc.pk, "sess-42")
+    assert close in page
+    assert site.get(close).status_code == 200
+    resp = site.post(close)
+    assert resp.status_code == 302 and resp["Location"] == admin_url("document", "change", doc.pk)
+
+
+def test_admin_needs_staff(client: Client, alice: User, doc: Document) -> None:
+    client.force_login(alice)
+    resp = client.get(admin_url("document", "changelist"))
+    assert resp.status_code == 302 and "login" in resp["Location"]
+
+
+# --- search ---------------------------------------------------------------------------------------
+
+
+def test_document_search(site: Client, doc: Document, alice: User, carol: User) -> None:
+    editing.create_document(owner=carol, title="Meeting notes")
+    editing.create_document(owner=alice, title="weekend SHOPPING")
+    resp = site.get(admin_url("document", "changelist"), {"q": "shopping"})
+    assert sorted(result_titles(resp)) == ["Shopping list (v1)", "weekend SHOPPING (v0)"]
+    by_owner = site.get(admin_url("document", "changelist"), {"q": "carol"})
+    assert result_titles(by_owner) == ["Meeting notes (v0)"]
+
+
+def test_membership_operation_and_snapshot_search(site: Client, doc: Document, carol: User) -> None:
+    other = editing.create_document(owner=carol, title="Other")
+    Membership.objects.create(document=other, user=carol, role="viewer")
+    editing.commit(EditRequest(other.pk, 0, ["x"], client_id="elsewhere", seq=1))
+
+    members = site.get(admin_url("membership", "changelist"), {"q": "bob"}).context["cl"].result_list
+    assert [m.user.username for m in members] == ["bob"]
+    ops = site.get(admin_url("operation", "changelist"), {"q": "tab-7"}).context["cl"].result_list
+    assert [(o.document_id, o.version) for o in ops] == [(doc.pk, 1)]
+    snaps = site.get(admin_url("snapshot", "changelist"), {"q": "Other"}).context["cl"].result_list
+    assert [(s.document_id, s.version) for s in snaps] == [(other.pk, 0)]
+
+
+# --- history is read-only --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["operation", "snapshot"])
+def test_history_is_read_only(site: Client, doc: Document, model: str) -> None:
+    row = (Operation if model == "operation" else Snapshot).objects.filter(document=doc).first()
+    assert row is not None
+    assert site.get(admin_url(model, "add")).status_code == 403
+    change = site.get(admin_url(model, "change", row.pk))
+    assert change.status_code == 200
+    assert change.context["has_change_permission"] is False
+    assert change.context["has_add_permission"] is False
+    assert change.context["has_delete_permission"] is False
+    assert site.post(admin_url(model, "change", row.pk), {"version": 99}).status_code == 403
+    assert site.post(admin_url(model, "delete", row.pk), {"post": "yes"}).status_code == 403
+    row.refresh_from_db()
+    assert row.version in (0, 1)
+    changelist = site.get(admin_url(model, "changelist"))
+    assert changelist.context["has_add_permission"] is False
+
+
+def test_history_inline_cannot_be_changed(site: Client, doc: Document) -> None:
+    data = form_data(site.get(admin_url("document", "change", doc.pk)))
+    op_prefix = next(k for k in data if k.endswith("-TOTAL_FORMS") and "operation" in k).rsplit("-", 1)[0]
+    data[f"{op_prefix}-0-op"] = '["evil"]'
+    data[f"{op_prefix}-0-version"] = "7"
+    resp = site.post(admin_url("document", "change", doc.pk), data)
+    assert resp.status_code == 302
+    assert list(Operation.objects.filter(document=doc).values_list("version", "op")) == [(1, [10, "bread\n"])]
+
+
+# --- text goes through commit ------------------------------------------------------------------
+
+
+def test_editing_content_in_the_admin_commits_an_op(
+    site: Client, doc: Document, admin_user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    published: list[list[CommittedOp]] = []
+    monkeypatch.setattr(editing, "publisher", lambda doc_id, ops: published.append(list(ops)))
+    data = form_data(site.get(admin_url("document", "change", doc.pk)))
+    data["content"] = "eggs\nmilk\nbread\njam\n"
+    resp = site.post(admin_url("document", "change", doc.pk), data)
+    assert resp.status_code == 302, resp.content[:2000]
+    doc.refresh_from_db()
+    assert (doc.content, doc.version) == ("eggs\nmilk\nbread\njam\n", 2)
+    row = Operation.objects.get(document=doc, version=2)
+    assert row.user == admin_user
+    assert [[o.version for o in ops] for ops in published] == [[2]], "live clients are told"
+    assert Membership.objects.filter(document=doc).count() == 1, "the inline kept the members"
+
+
+def test_admin_content_edit_is_merged_with_concurrent_edits(site: Client, doc: Document) -> None:
+    data = form_data(site.get(admin_url("document", "change", doc.pk)))
+    # while the admin has the form open, a live client edits the document
+    editing.commit(EditRequest(doc.pk, 1, ["LIVE "]))
+    data["content"] = "eggs\nmilk\nbread\n(admin)"
+    assert site.post(admin_url("document", "change", doc.pk), data).status_code == 302
+    doc.refresh_from_db()
+    # the admin's change is made on the text it showed (version 1), so the live edit survives
+    assert (doc.content, doc.version) == ("LIVE eggs\nmilk\nbread\n(admin)", 3)
+
+
+def test_changing_only_the_title_commits_no_op(site: Client, doc: Document) -> None:
+    data = form_data(site.get(admin_url("document", "change", doc.pk)))
+    data["title"] = "Groceries"
+    # a browser sends a textarea's line breaks as CRLF
+    data["content"] = data["content"].replace("\n", "\r\n")
+    assert site.post(admin_url("document", "change", doc.pk), data).status_code == 302
+    doc.refresh_from_db()
+    assert (doc.title, doc.content, doc.version) == ("Groceries", "eggs\nmilk\nbread\n", 1)
+
+
+def test_admin_keeps_whitespace_in_content(site: Client, doc: Document) -> None:
+    data = form_data(site.get(admin_url("document", "change", doc.pk)))
+    data["content"] = "  indented\n\n  "
+    assert site.post(admin_url("document", "change", doc.pk), data).status_code == 302
+    doc.refresh_from_db()
+    assert doc.content == "  indented\n\n  "
+    assert doc.version == 2
+
+
+def test_admin_content_over_the_limit_is_a_form_error(
+    site: Client, doc: Document, settings: Settings
+) -> None:
+    settings.COLLAB = {**settings.COLLAB, "MAX_DOCUMENT_CHARS": 20}
+    data = form_data(site.get(admin_url("document", "change", doc.pk)))
+    data["content"] = "x" * 21
+    resp = site.post(admin_url("document", "change", doc.pk), data)
+    assert resp.status_code == 200
+    assert resp.context["adminform"].form.errors
+    doc.refresh_from_db()
+    assert (doc.content, doc.version) == ("eggs\nmilk\nbread\n", 1)
+
+
+def test_creating_a_document_in_the_admin_makes_its_version_0_snapshot(
+    site: Client, alice: User, bob: User
+) -> None:
+    data = form_data(site.get(admin_url("document", "add")))
+    data.update(
+        {"title": "From the admin", "owner": alice.pk, "public_role": "viewer", "content": "first\r\nline"}
+    )
+    membership_prefix = next(k for k in data if k.endswith("-TOTAL_FORMS") and "membership" in k).rsplit(
+        "-", 1
+    )[0]
+    data[f"{membership_prefix}-TOTAL_FORMS"] = "1"
+    data[f"{membership_prefix}-0-user"] = bob.pk
+    data[f"{membership_prefix}-0-role"] = "editor"
+    resp = site.post(admin_url("document", "add"), data)
+    assert resp.status_code == 302, resp.context["adminform"].form.errors if resp.context else resp
+    doc = Document.objects.get(title="From the admin")
+    assert (doc.owner, doc.public_role, doc.version) == (alice, "viewer", 0)
+    assert doc.content == "first\nline"
+    assert Snapshot.objects.get(document=doc, version=0).content == doc.content
+    assert not Operation.objects.filter(document=doc).exists()
+    assert Membership.objects.get(document=doc).user == bob
+    assert Document.objects.count() == 1
