@@ -157,6 +157,10 @@ class BaseConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         if self._writer is not None:
             await asyncio.shield(self._writer)
         await self.close(code=int(code))
+        await self.cleanup()  # do not wait for the client's close frame: it may never come
+
+    async def cleanup(self) -> None:
+        return None
 
     def limited(self) -> bool:
         """Rate limit: True if this message must be dropped."""
@@ -258,8 +262,13 @@ class DocumentConsumer(BaseConsumer):
 
     async def disconnect(self, code: int) -> None:
         self.closing = True
+        await self.cleanup()
+
+    async def cleanup(self) -> None:
+        """Leave the room and presence at once (idempotent): on disconnect, or when we close."""
         if not getattr(self, "joined", False):
             return
+        self.joined = False
         self.outbox.stop()
         self.cursors.stop()
         await manager().leave(self.document_id, self)
