@@ -521,3 +521,36 @@ async def test_disconnect_leaves_room_and_presence(alice: User) -> None:
     from collab.presence import registry
 
     assert registry().entries(str(doc.pk)) == []
+
+
+async def test_history_unavailable_when_too_far_behind(alice: User, settings: Any) -> None:
+    settings.COLLAB = {**settings.COLLAB, "SYNC_MAX_OPS": 2}
+    doc = await new_doc(alice, "")
+    a = await join(doc.pk, alice)
+    for seq in range(1, 4):
+        await a.send("edit", edit(seq - 1, ["x"], seq))
+        await a.recv_type("ack")
+    await a.send("sync", {"version": 0})
+    err = await a.recv_type("error")
+    assert err["payload"]["code"] == "history_unavailable" and err["payload"]["ref"] == "sync"
+    await a.send("sync", {"version": 1})
+    assert len((await a.recv_type("ops"))["payload"]["ops"]) == 2
+    await a.close()
+
+
+async def test_a_handler_crash_is_a_server_error_and_the_connection_stays(
+    alice: User, monkeypatch: Any
+) -> None:
+    from collab import handlers
+
+    async def broken(conn: Any, message: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(handlers.REGISTRY, "presence", broken)
+    doc = await new_doc(alice)
+    a = await join(doc.pk, alice)
+    await a.send("presence", {"status": "idle"})
+    err = await a.recv_type("error")
+    assert err["payload"]["code"] == "server_error" and "boom" not in err["payload"]["message"]
+    await assert_unchanged_and_open(a, doc, ("hello", 0, 0))
+    await a.close()

@@ -262,3 +262,19 @@ async def test_server_shutdown_closes_sockets_with_1001(tmp_path: Path) -> None:
             assert info.value.rcvd is not None and info.value.rcvd.code == 1001
     finally:
         server.stop()
+
+
+async def test_a_connection_dropped_without_a_close_frame_leaves_presence(live: LiveServer) -> None:
+    token = live.tokens["dave"]  # type: ignore[attr-defined]
+    doc = live.create_document(token, "drop", "x")
+    async with websockets.connect(live.ws_url(f"/ws/documents/{doc['id']}/", token)) as watcher:
+        await watcher.recv()
+        raw = raw_socket_that_never_reads(live.port, f"/ws/documents/{doc['id']}/?token={token}")
+        joined = json.loads(await asyncio.wait_for(watcher.recv(), 5))
+        session = joined["payload"]["joined"][0]["session"]
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        raw.close()  # RST, no close frame
+        started = time.monotonic()
+        left = json.loads(await asyncio.wait_for(watcher.recv(), 60))
+        assert left["payload"]["left"] == [session]
+        assert time.monotonic() - started < 5  # noticed eagerly, not at the lease's end
