@@ -36,7 +36,7 @@ test-fast: $(VENV)/.dev
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy collab
+	$(BIN)/mypy collab/ot collab/protocol.py collab/client
 
 format: $(VENV)/.dev
 	$(BIN)/ruff format .

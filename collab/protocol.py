@@ -125,7 +125,7 @@ class EditPayload(_Payload):
     version: Version
     op: list[Any]
     client_id: Annotated[StrictStr, Field(min_length=1, max_length=64)]
-    seq: Annotated[StrictInt, Field(ge=0)]
+    seq: Annotated[StrictInt, Field(ge=0, le=2**63 - 1)]
 
 
 class SyncPayload(_Payload):

@@ -89,6 +89,7 @@ def test_type_problems() -> None:
         ({**EDIT, "client_id": 5}, "client_id"),
         ({**EDIT, "seq": "1"}, "seq"),
         ({**EDIT, "seq": -1}, "seq"),
+        ({**EDIT, "seq": 2**63}, "seq"),  # beyond the database's 64-bit integer
         ({k: v for k, v in EDIT.items() if k != "op"}, "op"),
         ({k: v for k, v in EDIT.items() if k != "client_id"}, "client_id"),
     ],
