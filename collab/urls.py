@@ -1,4 +1,4 @@
-"""Pages served by Django: the document list and the demo editor."""
+"""Pages served by Django: the document list and the demo editor (and the client's static files)."""
 
 from __future__ import annotations
 
@@ -10,4 +10,5 @@ app_name = "collab"
 urlpatterns = [
     path("", views.document_list, name="document-list"),
     path("documents/<uuid:document_id>/", views.editor, name="editor"),
+    path("static/collab/<path:path>", views.static_asset, name="static"),
 ]

@@ -1,29 +1,94 @@
-"""Pages: the document list (with live presence) and the demo editor."""
+"""Pages: the document list (with live presence) and the demo editor, plus their static files.
+
+Both pages hand their data to the browser client in one ``json_script`` block
+(``#collab-config``) and load an ES module from ``static/collab/``::
+
+    GET /                        document list (sign in first)
+    GET /documents/<uuid>/       the editor; anonymous users too when public_role allows
+    GET /static/collab/<file>    the client's modules, also when runserver's static handler is absent
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import SuspiciousFileOperation
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.views.static import serve
 
 from collab import access
 from collab.exceptions import NotFound
+from collab.models import Document, Membership
+
+STATIC_DIR = Path(__file__).resolve().parent / "static" / "collab"
+LIST_LIMIT = 100
 
 
 @login_required
 def document_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "collab/document_list.html", {})
+    """The signed-in user's documents (owned or shared with them), newest first."""
+    user = request.user
+    documents = list(
+        Document.objects.select_related("owner")
+        .filter(Q(owner=user) | Q(memberships__user=user))
+        .distinct()
+        .order_by("-updated_at", "-created_at")[:LIST_LIMIT]
+    )
+    member_roles = dict(
+        Membership.objects.filter(user=user, document__in=documents).values_list("document_id", "role")
+    )
+    rows = [
+        {
+            "document": d,
+            "role": "owner"
+            if d.owner_id == user.pk
+            else access.higher(member_roles.get(d.pk, "none"), d.public_role),
+        }
+        for d in documents
+    ]
+    config = {
+        "documents": [str(d.pk) for d in documents],
+        "apiUrl": "/api/documents/",
+        "editorUrl": reverse("collab:editor", args=["00000000-0000-0000-0000-000000000000"]),
+    }
+    return render(request, "collab/document_list.html", {"rows": rows, "config": config})
 
 
 def editor(request: HttpRequest, document_id: Any) -> HttpResponse:
+    """The demo editor at a stable URL per document."""
     try:
         document, role = access.resolve(request.user, document_id)
     except NotFound:
         if not request.user.is_authenticated:
-            from django.contrib.auth.views import redirect_to_login
-
             return redirect_to_login(request.get_full_path())
-        raise Http404("No such document.") from None
-    return render(request, "collab/editor.html", {"document": document, "role": role})
+        return render(request, "collab/not_found.html", status=404)
+    config = {
+        "documentId": str(document.pk),
+        "title": document.title,
+        "role": role,
+        "wsPath": f"/ws/documents/{document.pk}/",
+        "listUrl": reverse("collab:document-list"),
+        "signedIn": request.user.is_authenticated,
+    }
+    return render(request, "collab/editor.html", {"document": document, "role": role, "config": config})
+
+
+def static_asset(request: HttpRequest, path: str) -> HttpResponse:
+    """The browser client's files, so the pages work under daphne without collectstatic.
+
+    ``runserver`` (DEBUG) serves ``/static/`` before this view is reached; in
+    production put ``collectstatic``'s output behind your web server or CDN.
+    """
+    try:
+        response = serve(request, path, document_root=str(STATIC_DIR))
+    except SuspiciousFileOperation:
+        raise Http404("No such file.") from None
+    response["Cache-Control"] = "no-cache"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

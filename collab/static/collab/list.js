@@ -1,0 +1,85 @@
+// @ts-check
+/**
+ * The document list page: who is in each document, live (the presence room),
+ * and a form that creates a document through the REST API and opens it.
+ * @module
+ */
+
+import { PresenceRoom } from "./presence.js";
+
+/** @typedef {import("./session.js").PresenceEntry} PresenceEntry */
+
+/**
+ * One face per person (two tabs of one user are one face).
+ * @param {HTMLElement} list
+ * @param {PresenceEntry[]} entries
+ */
+function drawFaces(list, entries) {
+  /** @type {Map<string, PresenceEntry[]>} */
+  const people = new Map();
+  for (const e of entries) {
+    const key = e.user.id === null ? `s:${e.session}` : `u:${e.user.id}`;
+    people.set(key, [...(people.get(key) || []), e]);
+  }
+  list.replaceChildren(
+    ...[...people.values()].map((sessions) => {
+      const e = sessions[0];
+      const li = document.createElement("li");
+      li.className = "avatar";
+      li.dataset.session = sessions.map((s) => s.session).join(" ");
+      li.dataset.name = e.user.name;
+      li.style.setProperty("--color", e.user.color);
+      li.textContent = (e.user.name.trim()[0] || "?").toUpperCase();
+      li.title = sessions.length > 1 ? `${e.user.name} (${sessions.length} tabs)` : e.user.name;
+      return li;
+    }),
+  );
+  list.setAttribute("aria-label", entries.length ? `Here now: ${[...people.values()].map((s) => s[0].user.name).join(", ")}` : "Nobody here");
+}
+
+/** @param {string} name */
+function cookie(name) {
+  const match = document.cookie.split("; ").find((c) => c.startsWith(`${name}=`));
+  return match ? decodeURIComponent(match.slice(name.length + 1)) : "";
+}
+
+function main() {
+  const config = JSON.parse((document.getElementById("collab-config") || {}).textContent || "{}");
+  const room = new PresenceRoom();
+  room.on("presence", ({ document: id, entries }) => {
+    const list = /** @type {HTMLElement | null} */ (document.querySelector(`[data-presence="${CSS.escape(id)}"]`));
+    if (list) drawFaces(list, entries);
+  });
+  if (config.documents && config.documents.length) room.subscribe(config.documents);
+
+  const form = /** @type {HTMLFormElement} */ (document.getElementById("new-document"));
+  const error = /** @type {HTMLElement} */ (document.getElementById("new-error"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.hidden = true;
+    const data = new FormData(form);
+    const token = String(data.get("csrfmiddlewaretoken") || cookie("csrftoken"));
+    const button = /** @type {HTMLButtonElement} */ (form.querySelector("button"));
+    button.disabled = true;
+    try {
+      const response = await fetch(config.apiUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": token, Accept: "application/json" },
+        body: JSON.stringify({ title: String(data.get("title") || "").trim(), public_role: data.get("public_role") }),
+      });
+      const body = await response.json().catch(() => ({}));
+      if (response.status !== 201) {
+        const detail = body.detail || Object.entries(body).map(([k, v]) => `${k}: ${[].concat(v).join(" ")}`).join("; ");
+        throw new Error(detail || `The server answered ${response.status}.`);
+      }
+      window.location.assign(config.editorUrl.replace("00000000-0000-0000-0000-000000000000", body.id));
+    } catch (err) {
+      error.textContent = err instanceof Error ? err.message : String(err);
+      error.hidden = false;
+      button.disabled = false;
+    }
+  });
+}
+
+main();

@@ -1,0 +1,92 @@
+"""The pages behind the browser tests, through Django's test client (fast, no browser)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from collab import editing
+from collab.models import Document, Membership
+
+pytestmark = pytest.mark.django_db
+
+
+def config_of(html: str) -> dict[str, Any]:
+    match = re.search(r'<script id="collab-config" type="application/json">(.*?)</script>', html, re.DOTALL)
+    assert match, html
+    return dict(json.loads(match.group(1)))
+
+
+def doc(owner: User, title: str, public_role: str = "none", content: str = "") -> Document:
+    return editing.create_document(owner=owner, title=title, content=content, public_role=public_role)
+
+
+def signed_in(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_document_list_needs_sign_in_and_lists_own_and_shared_documents(alice: User, bob: User) -> None:
+    response = Client().get("/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    mine = doc(alice, "Mine <b>bold</b>")
+    shared = doc(bob, "Shared with alice")
+    Membership.objects.create(document=shared, user=alice, role="viewer")
+    public_not_listed = doc(bob, "Public elsewhere", public_role="editor")
+    html = signed_in(alice).get("/").content.decode()
+    assert config_of(html)["documents"] == [str(shared.pk), str(mine.pk)]  # newest first
+    assert f'data-document="{mine.pk}"' in html and f'data-presence="{shared.pk}"' in html
+    assert "Mine &lt;b&gt;bold&lt;/b&gt;" in html  # escaped
+    assert "shared by bob" in html
+    assert str(public_not_listed.pk) not in html
+    assert 'id="new-document"' in html and "csrfmiddlewaretoken" in html
+
+
+def test_editor_page_for_each_kind_of_visitor(alice: User, bob: User) -> None:
+    public = doc(alice, "Public", public_role="viewer", content="hi </textarea><script>")
+    private = doc(alice, "Private")
+    page = Client().get(f"/documents/{public.pk}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    config = config_of(html)
+    assert config["role"] == "viewer" and config["wsPath"] == f"/ws/documents/{public.pk}/"
+    assert config["signedIn"] is False
+    assert "hi &lt;/textarea&gt;&lt;script&gt;" in html
+    for element in (
+        'id="text"',
+        'id="status"',
+        'id="presence"',
+        'id="message"',
+        'id="undo"',
+        "collab/editor.js",
+    ):
+        assert element in html
+    # private: anonymous visitors are sent to sign in, signed-in strangers get a 404 page
+    response = Client().get(f"/documents/{private.pk}/")
+    assert response.status_code == 302 and "/accounts/login/?next=" in response["Location"]
+    response = signed_in(bob).get(f"/documents/{private.pk}/")
+    assert response.status_code == 404 and b"No such document" in response.content
+    assert config_of(signed_in(alice).get(f"/documents/{private.pk}/").content.decode())["role"] == "owner"
+
+
+def test_client_modules_are_served_as_javascript() -> None:
+    for name in ("client.js", "session.js", "ot.js", "editor.js", "index.js"):
+        response = Client().get(f"/static/collab/{name}")
+        assert response.status_code == 200, name
+        assert "javascript" in response["Content-Type"], response["Content-Type"]
+        body = b"".join(response.streaming_content).decode()  # type: ignore[attr-defined]
+        assert body.startswith("// @ts-check"), name
+    assert Client().get("/static/collab/app.css")["Content-Type"].startswith("text/css")
+    assert Client().get("/static/collab/../views.py").status_code == 404
+    assert Client().get("/static/collab/nope.js").status_code == 404
+
+
+def test_login_page_renders() -> None:
+    html = Client().get("/accounts/login/?next=/").content.decode()
+    assert 'id="sign-in"' in html and 'name="next" value="/"' in html
