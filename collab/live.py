@@ -5,7 +5,8 @@ room events to the document's connections and presence-room watchers.
 
 Cursors: a client sends its selection at the version it has; the server
 transforms anchor and head to the document's current version (positions past
-the end are clamped to the text's length), stores ``{"version", "anchor",
+the end are clamped to the text's length; the sender's own inserts at the
+cursor move it after them, others' leave it before), stores ``{"version", "anchor",
 "head"}`` in the sender's presence entry and broadcasts ``cursor`` to the
 others. Broadcasts are coalesced per session: at most one every 50 ms (20 a
 second), the last one wins, none waits more than 50 ms plus one database read.
@@ -97,13 +98,14 @@ async def sweep_forever(mgr: Any) -> None:
 
 
 # -- cursors -------------------------------------------------------------------
-def _move(pos: int, ops: list[Any], length: int) -> int:
-    for op in ops:
-        pos = transform_position(pos, op)
+def _move(pos: int, ops: list[tuple[Any, str]], length: int, session: str) -> int:
+    """Move a position through (op, committing session) pairs: one's own inserts push it along."""
+    for op, by in ops:
+        pos = transform_position(pos, op, own=by == session)
     return max(0, min(pos, length))
 
 
-def cursor_at(document_id: str, version: int, anchor: int, head: int) -> dict[str, int]:
+def cursor_at(document_id: str, version: int, anchor: int, head: int, session: str = "") -> dict[str, int]:
     """Transform a selection from ``version`` to the current version; clamp to the text."""
     row = (
         Document.objects.filter(pk=document_id)
@@ -114,30 +116,31 @@ def cursor_at(document_id: str, version: int, anchor: int, head: int) -> dict[st
     if row is None:
         return {"version": version, "anchor": anchor, "head": head}
     current = row["version"]
-    ops = []
+    ops: list[tuple[Any, str]] = []
     if version < current:
         ops = list(
             Operation.objects.filter(document_id=document_id, version__gt=version)
             .order_by("version")
-            .values_list("op", flat=True)
+            .values_list("op", "session")
         )
     return {
         "version": current,
-        "anchor": _move(anchor, ops, row["length"]),
-        "head": _move(head, ops, row["length"]),
+        "anchor": _move(anchor, ops, row["length"], session),
+        "head": _move(head, ops, row["length"], session),
     }
 
 
 def entries_at(document_id: str, entries: list[Entry], version: int, length: int) -> list[Entry]:
     """Entries with their stored cursors transformed to ``version`` (transform on read)."""
     stale = [e["cursor"]["version"] for e in entries if e.get("cursor") and e["cursor"]["version"] < version]
-    ops: dict[int, Any] = {}
+    ops: dict[int, tuple[Any, str]] = {}
     if stale:
-        ops = dict(
-            Operation.objects.filter(
+        ops = {
+            v: (op, by)
+            for v, op, by in Operation.objects.filter(
                 document_id=document_id, version__gt=min(stale), version__lte=version
-            ).values_list("version", "op")
-        )
+            ).values_list("version", "op", "session")
+        }
     out = []
     for entry in entries:
         c = entry.get("cursor")
@@ -147,8 +150,8 @@ def entries_at(document_id: str, entries: list[Entry], version: int, length: int
                 **entry,
                 "cursor": {
                     "version": version,
-                    "anchor": _move(c["anchor"], later, length),
-                    "head": _move(c["head"], later, length),
+                    "anchor": _move(c["anchor"], later, length, entry["session"]),
+                    "head": _move(c["head"], later, length, entry["session"]),
                 },
             }
         out.append(entry)
@@ -207,7 +210,7 @@ class CursorCoalescer:
         conn = self.conn
         cursor = None
         if anchor is not None and head is not None:
-            cursor = await _cursor_at(conn.document_id, version, anchor, head)
+            cursor = await _cursor_at(conn.document_id, version, anchor, head, conn.session)
         await update_presence(conn.document_id, conn.session, {"cursor": cursor}, announce=False)
         shown = cursor or {"version": conn.outbox.last, "anchor": None, "head": None}
         text = frame(

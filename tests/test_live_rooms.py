@@ -19,7 +19,7 @@ import pytest
 import websockets
 
 from tests.live import LiveServer
-from tests.wsclient import Editor
+from tests.wsclient import Editor, settle
 
 pytestmark = [pytest.mark.live]
 
@@ -66,16 +66,7 @@ async def test_random_concurrent_editing_converges(live: LiveServer, seed: int) 
         await asyncio.wait_for(
             asyncio.gather(*(type_randomly(e, random.Random(rng.random())) for e in editors)), 60
         )
-        # wait for every edit to be acked, then for everyone to reach the final version
-        deadline = time.monotonic() + 30
-        while any(e.ot and e.ot.state != "synchronized" for e in editors):
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.05)
-        server = doc_state(live, tokens["alice"], doc["id"])
-        for e in editors:
-            await e.wait_synced(server["version"])
-        texts = {e.text for e in editors}
-        assert texts == {server["content"]}
+        server = await settle(editors, lambda: doc_state(live, tokens["alice"], doc["id"]))
         # every edit committed exactly once: 5 clients x 25 edits (composed locally while in flight)
         assert server["version"] <= 125
         status, ops = live.request(

@@ -24,7 +24,7 @@ import websockets
 
 from tests.live import LiveServer
 from tests.test_live_rooms import doc_state, random_op
-from tests.wsclient import Editor
+from tests.wsclient import Editor, settle
 
 pytestmark = [pytest.mark.live, pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
@@ -91,18 +91,17 @@ async def test_edits_through_two_processes_converge_despite_layer_drops(
                 await e.edit(random_op(r, e.text))
                 await asyncio.sleep(r.uniform(0, 0.01))
 
-        await asyncio.wait_for(asyncio.gather(*(burst(e, random.Random(rng.random())) for e in editors)), 60)
-        deadline = time.monotonic() + 30
-        while any(e.ot and e.ot.state != "synchronized" for e in editors):
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.05)
-        final = doc_state(a, tokens["alice"], doc["id"])
-        for e in editors:
-            await e.wait_synced(final["version"])  # the Editor asserts every version arrives in order
-            assert not e.errors
-        assert {e.text for e in editors} == {final["content"]}
-        seen_by_b = doc_state(b, tokens["bob"], doc["id"])
-        assert (seen_by_b["content"], seen_by_b["version"]) == (final["content"], final["version"])
+        # Drops depend on timing: run bursts until the layer has dropped at least once
+        # (bounded: three rounds), checking convergence and order after each.
+        for _round in range(3):
+            await asyncio.wait_for(
+                asyncio.gather(*(burst(e, random.Random(rng.random())) for e in editors)), 60
+            )
+            final = await settle(editors, lambda: doc_state(a, tokens["alice"], doc["id"]))
+            seen_by_b = doc_state(b, tokens["bob"], doc["id"])
+            assert (seen_by_b["content"], seen_by_b["version"]) == (final["content"], final["version"])
+            if "filling from the database" in a.log() + b.log():
+                break
     finally:
         for e in editors:
             await e.__aexit__(None, None, None)

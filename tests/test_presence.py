@@ -345,3 +345,19 @@ async def test_admin_shows_who_is_connected_and_closes_a_session(alice: User, bo
         message = await a.recv_type("presence")
     assert message["payload"]["left"] == [session]  # the others are told
     await a.close()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_own_insert_at_the_cursor_moves_it_after_the_typed_text(alice: User, bob: User) -> None:
+    doc = await new_doc(alice, "0123456789", public_role="editor")
+    a = await join(doc.pk, alice)
+    b = await join(doc.pk, bob)
+    await a.recv_type("presence")
+    await b.send("edit", edit(0, [3, "ab"], 1, "cb"))  # bob types at his caret...
+    await b.recv_type("ack")
+    await a.recv_type("op")
+    await b.send("cursor", {"version": 0, "anchor": 3, "head": 3})  # ...which he placed at version 0
+    p = (await a.recv_type("cursor"))["payload"]
+    assert (p["version"], p["anchor"], p["head"]) == (1, 5, 5)
+    await a.close()
+    await b.close()

@@ -108,3 +108,20 @@ class Editor:
                 raise AssertionError("connection closed before sync")
             assert asyncio.get_running_loop().time() < deadline, (self.client_id, self.ot and self.ot.state)
             await asyncio.sleep(0.02)
+
+
+async def settle(editors: list[Editor], server_state: Any, timeout: float = 30) -> dict[str, Any]:
+    """Wait until every edit is acked, then until everyone holds the server's final version.
+
+    ``server_state()`` returns the document as the REST API shows it; returned too.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout
+    while any(e.ot and e.ot.state != "synchronized" for e in editors):
+        assert asyncio.get_running_loop().time() < deadline, [e.ot and e.ot.state for e in editors]
+        await asyncio.sleep(0.05)
+    final: dict[str, Any] = server_state()
+    for e in editors:
+        await e.wait_synced(final["version"], timeout)  # every version arrives, in order
+        assert not e.errors, e.errors
+    assert {e.text for e in editors} == {final["content"]}
+    return final
