@@ -1,7 +1,7 @@
 """Signal receivers: keep live rooms in step with the database.
 
 - A new document gets its version-0 snapshot.
-- A membership or ``public_role`` change tells the room to re-check roles
+- A membership, ``public_role`` or owner change tells the room to re-check roles
   (removed readers are closed with 4403, changed roles get a ``role`` message).
 - A deleted document closes its connections with 4410.
 """
@@ -24,17 +24,17 @@ def _after_commit(document_id: Any, kind: str) -> None:
 
 
 @receiver(pre_save, sender=Document)
-def _remember_public_role(sender: Any, instance: Document, **kwargs: Any) -> None:
+def _remember_access(sender: Any, instance: Document, **kwargs: Any) -> None:
     if instance.pk and not instance._state.adding:
-        instance._old_public_role = (  # type: ignore[attr-defined]
-            Document.objects.filter(pk=instance.pk).values_list("public_role", flat=True).first()
+        instance._old_access = (  # type: ignore[attr-defined]
+            Document.objects.filter(pk=instance.pk).values_list("public_role", "owner_id").first()
         )
 
 
 @receiver(post_save, sender=Document)
 def _document_saved(sender: Any, instance: Document, created: bool, **kwargs: Any) -> None:
-    old = getattr(instance, "_old_public_role", None)
-    if not created and old is not None and old != instance.public_role:
+    old = getattr(instance, "_old_access", None)
+    if not created and old is not None and old != (instance.public_role, instance.owner_id):
         _after_commit(instance.pk, "access")
 
 

@@ -554,3 +554,16 @@ async def test_a_handler_crash_is_a_server_error_and_the_connection_stays(
     assert err["payload"]["code"] == "server_error" and "boom" not in err["payload"]["message"]
     await assert_unchanged_and_open(a, doc, ("hello", 0, 0))
     await a.close()
+
+
+async def test_public_role_and_owner_changes_reach_live_connections(alice: User, bob: User) -> None:
+    doc = await new_doc(alice, "x", public_role="editor")
+    b = await join(doc.pk, bob)
+    assert b.hello["payload"]["role"] == "editor"
+    doc.public_role = "viewer"
+    await database_sync_to_async(doc.save)()
+    assert (await b.recv_type("role"))["payload"] == {"role": "viewer"}
+    doc.owner = bob
+    await database_sync_to_async(doc.save)()
+    assert (await b.recv_type("role"))["payload"] == {"role": "owner"}
+    await b.close()
