@@ -187,6 +187,10 @@ SPECTACULAR_SETTINGS = {
     "Live editing is the WebSocket protocol in docs/protocol.md.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "PublicRoleEnum": ["none", "viewer", "editor"],
+        "MemberRoleEnum": ["viewer", "editor", "owner"],
+    },
 }
 
 # --- collab limits (announced to clients in hello.limits) --------------------
@@ -222,5 +226,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
-    "loggers": {"daphne": {"level": "WARNING"}},
+    "loggers": {
+        "daphne": {"level": "WARNING"},
+        # runserver's request log has its own handler; do not print each line twice
+        "django.channels.server": {"handlers": ["console"], "propagate": False},
+    },
 }
