@@ -39,7 +39,17 @@ from collab.exceptions import (
     VersionAhead,
 )
 from collab.models import Document, Operation, Snapshot
-from collab.ot import InvalidOperation, Op, apply, base_length, check, diff, normalize, transform
+from collab.ot import (
+    InvalidOperation,
+    Op,
+    apply,
+    base_length,
+    check,
+    diff,
+    normalize,
+    transform,
+    without_empty,
+)
 from collab.users import UserInfo, user_info
 
 log = logging.getLogger(__name__)
@@ -128,7 +138,7 @@ def _committed(row: Operation, document_id: str, *, duplicate: bool = False) -> 
 def _validate(req: EditRequest) -> tuple[Op, int]:
     """The normalized op and the length of text the op as sent needs (trailing retain included)."""
     try:
-        return normalize(req.op), base_length(check(req.op))
+        return normalize(req.op), base_length(check(without_empty(req.op)))
     except InvalidOperation as exc:
         raise InvalidOp(f"Invalid op: {exc}") from exc
 

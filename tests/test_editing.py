@@ -224,7 +224,7 @@ def test_dedupe_within_one_batch(alice: User) -> None:
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "op",
-    [[5, "x"], [-5], [10], [4, -1], [1.5], [True], [0], [""], [None], "abc", {"0": 1}, ["\udc00"]],
+    [[5, "x"], [-5], [10], [4, -1], [1.5], [True], [0, 9], ["", -9], [None], "abc", {"0": 1}, ["\udc00"]],
     ids=repr,
 )
 def test_invalid_op_leaves_the_document_unchanged(alice: User, op: Any, published: Published) -> None:

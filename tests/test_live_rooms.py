@@ -104,8 +104,8 @@ BAD_FRAMES: list[tuple[Any, str]] = [
     ("{not json", "invalid_json"),
     ('{"type": "edit", "payload": {"version": 0, "op": [50], "client_id": "b", "seq": 1}}', "invalid_op"),
     ('{"type": "edit", "payload": {"version": 0, "op": [-50], "client_id": "b", "seq": 1}}', "invalid_op"),
-    ('{"type": "edit", "payload": {"version": 0, "op": [0], "client_id": "b", "seq": 1}}', "invalid_op"),
-    ('{"type": "edit", "payload": {"version": 0, "op": [""], "client_id": "b", "seq": 1}}', "invalid_op"),
+    ('{"type": "edit", "payload": {"version": 0, "op": [0, 9], "client_id": "b", "seq": 1}}', "invalid_op"),
+    ('{"type": "edit", "payload": {"version": 0, "op": [false], "client_id": "b", "seq": 1}}', "invalid_op"),
     ('{"type": "edit", "payload": {"version": 9, "op": ["x"], "client_id": "b", "seq": 1}}', "version_ahead"),
     (
         '{"type": "edit", "payload": {"version": 0, "op": ["x"], "client_id": "", "seq": 1}}',
@@ -137,6 +137,21 @@ async def test_every_bad_input_leaves_document_and_connection_as_they_were(live:
             assert json.loads(await asyncio.wait_for(ws.recv(), 5)) == {"type": "pong", "payload": {"ok": 1}}
     state = doc_state(live, token, doc["id"])
     assert (state["content"], state["version"]) == ("hello", 0)
+
+
+async def test_unnormalized_ops_are_accepted_and_stored_normalized(live: LiveServer) -> None:
+    token = live.tokens["bob"]  # type: ignore[attr-defined]
+    doc = live.create_document(token, "norm", "abcdef")
+    async with websockets.connect(live.ws_url(f"/ws/documents/{doc['id']}/", token)) as ws:
+        json.loads(await ws.recv())
+        sent = [0, 1, 1, "", -1, "X", 0, 2, 1]  # zeros, empties, split retains, delete before insert
+        await ws.send(
+            json.dumps({"type": "edit", "payload": {"version": 0, "op": sent, "client_id": "n", "seq": 1}})
+        )
+        assert json.loads(await ws.recv())["payload"]["version"] == 1
+    _, ops = live.request("GET", f"/api/documents/{doc['id']}/ops/", token=token)
+    assert ops[0]["op"] == [2, "X", -1]
+    assert doc_state(live, token, doc["id"])["content"] == "abXdef"
 
 
 async def test_token_is_never_logged(live: LiveServer) -> None:

@@ -29,6 +29,7 @@ from .operation import (
     normalize,
     target_length,
     transform,
+    without_empty,
 )
 from .positions import transform_position, transform_selection
 
@@ -53,4 +54,5 @@ __all__ = [
     "transform",
     "transform_position",
     "transform_selection",
+    "without_empty",
 ]

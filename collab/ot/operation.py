@@ -92,14 +92,26 @@ def check(op: object) -> Op:
     return cast(Op, op)
 
 
+def without_empty(op: object) -> object:
+    """``op`` without zero and empty-string components (which normalizing drops).
+
+    Everything else is left for ``check`` to judge; ``False`` is not a zero.
+    """
+    if not isinstance(op, list):
+        return op
+    return [c for c in op if not (c == "" or (type(c) is int and c == 0))]
+
+
 def normalize(op: object) -> Op:
     """Check ``op`` and return its normalized form (idempotent).
 
-    No adjacent components of one kind, inserts before deletes where they meet,
-    no trailing retain: ``[-2, "x", 3]`` becomes ``["x", -2]``.
+    No zero or empty components, no adjacent components of one kind, inserts
+    before deletes where they meet, no trailing retain: ``[0, -2, "x", 3]``
+    becomes ``["x", -2]``. Only ``normalize`` accepts zero and empty components
+    (clients may send them); ``apply``, ``transform`` and the rest want real ones.
     """
     out = Builder()
-    for c in check(op):
+    for c in check(without_empty(op)):
         out.push(c)
     return out.finish()
 

@@ -184,8 +184,18 @@ class Reader {
  */
 export function normalize(op) {
   const out = new Builder();
-  for (const c of check(op)) out.push(c);
+  for (const c of check(withoutEmpty(op))) out.push(c);
   return out.finish();
+}
+
+/**
+ * `op` without zero and empty-string components (which normalizing drops);
+ * only `normalize` accepts them, everything else wants real components.
+ * @param {unknown} op
+ * @returns {unknown}
+ */
+export function withoutEmpty(op) {
+  return Array.isArray(op) ? op.filter((c) => c !== 0 && c !== "") : op;
 }
 
 /**
