@@ -124,8 +124,8 @@ class BaseConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         if self.sink.sync:
             try:
                 self.sink.write_now(text)
-            except Exception:
-                self.closing = True
+            except Exception:  # the socket is already gone: its disconnect cleans up
+                log.debug("write to a closed socket dropped")
             return
         self._out.append(text)
         if self._writer is None:
@@ -221,6 +221,8 @@ class DocumentConsumer(BaseConsumer):
             return
         self.document_id = str(document.pk)
         self.user_info = user_info(self.user, self.session)
+        await self.accept()
+        self.held: list[dict[str, Any]] | None = []  # room events that arrive before hello
         # Join the room before the snapshot is final so no op falls between them:
         # the outbox holds back anything delivered until hello has gone out.
         self.outbox = Outbox(
@@ -239,7 +241,6 @@ class DocumentConsumer(BaseConsumer):
         entries = await database_sync_to_async(live.entries_at)(
             self.document_id, entries, version, len(content)
         )
-        await self.accept()
         hello = {
             "protocol": PROTOCOL_VERSION,
             "session": self.session,
@@ -255,6 +256,9 @@ class DocumentConsumer(BaseConsumer):
             "limits": editing.limits(),
         }
         await self.send(text_data=frame(MessageType.HELLO, hello))
+        held, self.held = self.held, None
+        for event in held or ():
+            self.room_event(event)
         self.outbox.start(version)
 
     async def _send_text(self, text: str) -> None:
@@ -299,6 +303,10 @@ class DocumentConsumer(BaseConsumer):
         self.outbox.deliver(batch)
 
     def room_event(self, event: dict[str, Any]) -> None:
+        if self.held is not None:  # hello has not gone out yet: keep it for after
+            if len(self.held) < 1000:
+                self.held.append(event)
+            return
         kind = event.get("kind")
         if kind in ("presence", "cursor"):
             if event.get("exclude") != self.session and not self.outbox.congested():

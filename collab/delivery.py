@@ -157,10 +157,13 @@ class Outbox:
         return out
 
     async def _write(self, text: str) -> None:
-        if self.sink.sync:
-            self.sink.write_now(text)
-        else:
-            await self.send(text)
+        try:
+            if self.sink.sync:
+                self.sink.write_now(text)
+            else:
+                await self.send(text)
+        except Exception as exc:  # the socket is gone; its disconnect cleans up
+            raise _Gone from exc
 
     async def _wait_until_drained(self) -> bool:
         """Wait while the client is too slow; False if it stayed slow past the timeout."""
@@ -230,6 +233,9 @@ class Outbox:
             self.closed = True
             await self.close(CloseCode.TOO_SLOW, ErrorCode.TOO_SLOW, "You fell too far behind; reconnect.")
             self.sink.abort()
+        except _Gone:
+            log.debug("delivery to %s stopped: the socket is closed", self.session)
+            self.closed = True
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -243,4 +249,8 @@ class Outbox:
 
 
 class _TooSlow(Exception):
+    pass
+
+
+class _Gone(Exception):
     pass

@@ -567,3 +567,25 @@ async def test_public_role_and_owner_changes_reach_live_connections(alice: User,
     await database_sync_to_async(doc.save)()
     assert (await b.recv_type("role"))["payload"] == {"role": "owner"}
     await b.close()
+
+
+async def test_room_events_before_hello_are_held_and_the_connection_stays_responsive(
+    alice: User, monkeypatch: Any
+) -> None:
+    """A presence diff that lands while a connection is still joining comes after hello, and
+    neither it nor anything else makes the connection ignore what the client sends."""
+    from collab import live
+
+    doc = await new_doc(alice, "")
+    original = live.entries_at
+
+    def entries_then_a_diff(document_id: str, *args: Any) -> Any:
+        manager().event_local(document_id, {**live.presence_event(left=["someone-else"]), "doc": document_id})
+        return original(document_id, *args)
+
+    monkeypatch.setattr(live, "entries_at", entries_then_a_diff)
+    a = await join(doc.pk, alice)  # join() asserts hello comes first
+    assert (await a.recv_type("presence"))["payload"]["left"] == ["someone-else"]
+    await a.send("edit", edit(0, ["ok"], 1))
+    assert (await a.recv_type("ack"))["payload"]["version"] == 1
+    await a.close()
