@@ -1,7 +1,8 @@
 """Group commit: edits to one document that arrive while a commit runs go into the next transaction.
 
 Each process keeps one ``Committer`` per document with live editors. An edit
-is queued and awaited; a single task drains the queue, commits up to
+is queued (the connection goes on reading, so a client that pipelines edits
+gets them committed together); a single task drains the queue, commits up to
 ``GROUP_COMMIT_MAX`` edits in one ``database_sync_to_async`` call (one
 transaction, each edit its own version), publishes what committed, and then
 resolves each waiter with its own outcome. Nothing is acked or broadcast
@@ -28,12 +29,17 @@ class Committer:
         self.queue: list[tuple[EditRequest, asyncio.Future[Outcome]]] = []
         self.task: asyncio.Task[None] | None = None
 
-    async def submit(self, request: EditRequest) -> Outcome:
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+    def enqueue(self, request: EditRequest) -> asyncio.Future[Outcome]:
+        """Queue an edit; the future resolves (after publish) with its outcome."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Outcome] = loop.create_future()
         self.queue.append((request, future))
         if self.task is None:
-            self.task = asyncio.get_running_loop().create_task(self._drain())
-        return await future
+            self.task = loop.create_task(self._drain())
+        return future
+
+    async def submit(self, request: EditRequest) -> Outcome:
+        return await self.enqueue(request)
 
     async def _drain(self) -> None:
         limit = int(settings.COLLAB["GROUP_COMMIT_MAX"])

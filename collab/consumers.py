@@ -238,9 +238,10 @@ class DocumentConsumer(BaseConsumer):
         }  # fmt: skip
         await live.join_presence(self.document_id, entry)
         entries = await live.call(registry().entries, self.document_id)
-        entries = await database_sync_to_async(live.entries_at)(
-            self.document_id, entries, version, len(content)
-        )
+        if live.has_stale_cursors(entries, version):
+            entries = await database_sync_to_async(live.entries_at)(
+                self.document_id, entries, version, len(content)
+            )
         hello = {
             "protocol": PROTOCOL_VERSION,
             "session": self.session,

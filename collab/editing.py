@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -148,13 +149,13 @@ def _growth(op: Op) -> int:
 
 
 def _locked_document(document_id: Any) -> Document:
-    qs = Document.objects.all()
+    qs = Document.objects.order_by().only("id", "content", "version")
     if connection.features.has_select_for_update:
         qs = qs.select_for_update()
-    document = qs.filter(pk=document_id).first()
-    if document is None:
-        raise NotFound("No such document.")
-    return document
+    try:
+        return qs.get(pk=document_id)
+    except (Document.DoesNotExist, ValueError, ValidationError):
+        raise NotFound("No such document.") from None
 
 
 def _commit_batch(document_id: Any, requests: Sequence[EditRequest]) -> list[Outcome]:

@@ -12,6 +12,8 @@ into an ``error`` frame. Adding a message type means adding a function here::
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -20,8 +22,9 @@ from collab.committer import committer
 from collab.delivery import Outbox
 from collab.editing import EditRequest
 from collab.exceptions import CollabError
-from collab.protocol import ErrorCode, MessageType, ProtocolError, frame
+from collab.protocol import ErrorCode, MessageType, ProtocolError, error_frame, frame
 
+log = logging.getLogger(__name__)
 Handler = Callable[["Conn", Any], Awaitable[None]]
 REGISTRY: dict[str, Handler] = {}
 
@@ -53,7 +56,7 @@ async def edit(conn: Conn, message: Any) -> None:
         raise ProtocolError(
             ErrorCode.FORBIDDEN, f"Your role ({conn.role}) does not allow editing this document.", ref
         )
-    outcome = await committer(conn.document_id).submit(
+    future = committer(conn.document_id).enqueue(
         EditRequest(
             conn.document_id,
             p.version,
@@ -64,12 +67,25 @@ async def edit(conn: Conn, message: Any) -> None:
             session=conn.session,
         )
     )
-    if isinstance(outcome, CollabError):
-        raise ProtocolError(outcome.code, outcome.message, ref)
-    if outcome.duplicate:  # a resend of a committed edit: ack it again, with its original version
+    # Not awaited: the connection keeps reading, so pipelined edits share a transaction.
+    # The ack itself comes through the outbox, in version order, after the commit.
+    future.add_done_callback(lambda done: _settled(conn, ref, done))
+
+
+def _settled(conn: Conn, ref: dict[str, Any], done: asyncio.Future[Any]) -> None:
+    if done.cancelled():
+        return
+    if (exc := done.exception()) is not None:
+        log.error("commit failed", exc_info=exc)
         conn.send_frame(
-            frame(MessageType.ACK, {"client_id": p.client_id, "seq": p.seq, "version": outcome.version})
+            error_frame(ErrorCode.SERVER_ERROR, "The edit could not be committed; resend it.", ref)
         )
+        return
+    outcome = done.result()
+    if isinstance(outcome, CollabError):
+        conn.send_frame(error_frame(outcome.code, outcome.message, ref))
+    elif outcome.duplicate:  # a resend of a committed edit: ack it again, with its original version
+        conn.send_frame(frame(MessageType.ACK, {**ref, "version": outcome.version}))
 
 
 @handler(MessageType.SYNC)

@@ -130,6 +130,10 @@ def cursor_at(document_id: str, version: int, anchor: int, head: int, session: s
     }
 
 
+def has_stale_cursors(entries: list[Entry], version: int) -> bool:
+    return any(e.get("cursor") and e["cursor"]["version"] < version for e in entries)
+
+
 def entries_at(document_id: str, entries: list[Entry], version: int, length: int) -> list[Entry]:
     """Entries with their stored cursors transformed to ``version`` (transform on read)."""
     stale = [e["cursor"]["version"] for e in entries if e.get("cursor") and e["cursor"]["version"] < version]

@@ -574,16 +574,16 @@ async def test_room_events_before_hello_are_held_and_the_connection_stays_respon
 ) -> None:
     """A presence diff that lands while a connection is still joining comes after hello, and
     neither it nor anything else makes the connection ignore what the client sends."""
-    from collab import live
+    from collab import consumers, live
 
     doc = await new_doc(alice, "")
-    original = live.entries_at
+    original = live.join_presence
 
-    def entries_then_a_diff(document_id: str, *args: Any) -> Any:
+    async def join_then_a_diff(document_id: str, entry: Any) -> None:
+        await original(document_id, entry)
         manager().event_local(document_id, {**live.presence_event(left=["someone-else"]), "doc": document_id})
-        return original(document_id, *args)
 
-    monkeypatch.setattr(live, "entries_at", entries_then_a_diff)
+    monkeypatch.setattr(consumers.live, "join_presence", join_then_a_diff)
     a = await join(doc.pk, alice)  # join() asserts hello comes first
     assert (await a.recv_type("presence"))["payload"]["left"] == ["someone-else"]
     await a.send("edit", edit(0, ["ok"], 1))
