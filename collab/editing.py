@@ -211,7 +211,7 @@ def _commit_batch(document_id: Any, requests: Sequence[EditRequest]) -> list[Out
                         f"{req.version} has {base_len}."
                     )
                 for v in range(req.version + 1, version + 1):
-                    _, op = transform(history[v], op)
+                    op = rebase(op, history[v])
                 try:
                     new_text = apply(text, op)
                 except InvalidOperation as exc:

@@ -190,6 +190,15 @@ def transform(a: Op, b: Op) -> tuple[Op, Op]:
     return _transform(a, b, left=True), _transform(b, a, left=False)
 
 
+def rebase(op: Op, over: Op) -> Op:
+    """``op`` moved past ``over``, an op committed before it (``over`` wins insert ties).
+
+    The half of ``transform`` a server needs, for ops that are already normalized:
+    ``rebase(b, a) == transform(a, b)[1]``.
+    """
+    return _transform(op, over, left=False)
+
+
 def compose(a: Op, b: Op) -> Op:
     """One op doing ``a`` then ``b``.
 

@@ -165,3 +165,13 @@ def simulate(seed: int, n_clients: int) -> None:
 @given(st.integers(0, 2**32), st.integers(2, 3))
 def test_clients_converge(seed: int, n_clients: int) -> None:
     simulate(seed, n_clients)
+
+
+@given(text_and_two_ops())
+def test_rebase_is_the_server_half_of_transform(case: tuple[str, Op, Op]) -> None:
+    from collab.ot import rebase
+
+    text, a, b = case
+    a, b = normalize(a), normalize(b)
+    assert rebase(b, a) == transform(a, b)[1]
+    assert apply(apply(text, a), rebase(b, a)) == apply(apply(text, b), transform(a, b)[0])
