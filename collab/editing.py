@@ -48,7 +48,7 @@ from collab.ot import (
     check,
     diff,
     normalize,
-    transform,
+    rebase,
     without_empty,
 )
 from collab.users import UserInfo, user_info
