@@ -50,6 +50,8 @@ NO_LAYER = "collab-no-per-connection-channel"
 
 
 class TokenBucket:
+    __slots__ = ("at", "burst", "rate", "tokens")
+
     def __init__(self, rate: float, burst: float) -> None:
         self.rate, self.burst = rate, burst
         self.tokens, self.at = burst, time.monotonic()
@@ -67,12 +69,16 @@ class TokenBucket:
 class Strikes:
     """Counts events in a sliding window: ``hit()`` says when the limit is reached."""
 
+    __slots__ = ("limit", "times", "window")
+
     def __init__(self, limit: int, window: float) -> None:
         self.limit, self.window = limit, window
-        self.times: deque[float] = deque()
+        self.times: deque[float] | None = None  # made on first use: most connections never need it
 
     def hit(self) -> bool:
         now = time.monotonic()
+        if self.times is None:
+            self.times = deque()
         self.times.append(now)
         while self.times and self.times[0] < now - self.window:
             self.times.popleft()
@@ -114,7 +120,7 @@ class BaseConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.rate_strikes = Strikes(int(cfg["RATE_ABUSE_LIMIT"]), float(cfg["RATE_ABUSE_WINDOW"]))
         self.invalid_strikes = Strikes(int(cfg["INVALID_LIMIT"]), float(cfg["INVALID_WINDOW"]))
         self.closing = False
-        self._out: deque[str] = deque()
+        self._out: deque[str] | None = None
         self._writer: asyncio.Task[None] | None = None
 
     def send_frame(self, text: str) -> None:
@@ -127,6 +133,8 @@ class BaseConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             except Exception:  # the socket is already gone: its disconnect cleans up
                 log.debug("write to a closed socket dropped")
             return
+        if self._out is None:
+            self._out = deque()
         self._out.append(text)
         if self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(self._drain())
@@ -206,7 +214,7 @@ class DocumentConsumer(BaseConsumer):
         self.document_id = str(self.scope["url_route"]["kwargs"]["document_id"])
         self.sink = sink_for(self.base_send)
         self.joined = False
-        self.cursors = live.CursorCoalescer(self)
+        self._cursors: live.CursorCoalescer | None = None
         try:
             document, self.role, version, content = await database_sync_to_async(_hello_state)(
                 self.user, self.document_id
@@ -262,6 +270,13 @@ class DocumentConsumer(BaseConsumer):
             self.room_event(event)
         self.outbox.start(version)
 
+    @property
+    def cursors(self) -> live.CursorCoalescer:
+        """Made on the first cursor message: many connections never send one."""
+        if self._cursors is None:
+            self._cursors = live.CursorCoalescer(self)
+        return self._cursors
+
     async def _send_text(self, text: str) -> None:
         await self.send(text_data=text)
 
@@ -275,7 +290,8 @@ class DocumentConsumer(BaseConsumer):
             return
         self.joined = False
         self.outbox.stop()
-        self.cursors.stop()
+        if self._cursors is not None:
+            self._cursors.stop()
         await manager().leave(self.document_id, self)
         await live.leave_presence(self.document_id, self.session)
 

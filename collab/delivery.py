@@ -72,6 +72,11 @@ class SyncRequest:
 
 
 class Outbox:
+    __slots__ = (
+        "close", "closed", "document_id", "high", "last", "owed", "paused",
+        "queue", "send", "session", "sink", "task", "timeout",
+    )  # fmt: skip
+
     def __init__(
         self,
         *,
@@ -88,7 +93,7 @@ class Outbox:
         self.sink = sink
         self.send = send
         self.close = close
-        self.queue: deque[Batch | SyncRequest] = deque()
+        self.queue: deque[Batch | SyncRequest] | None = None  # made when first needed
         self.owed = last  # highest version committed that this connection must still get
         self.task: asyncio.Task[None] | None = None
         self.closed = False
@@ -125,13 +130,13 @@ class Outbox:
                 return
             self.last = batch.last
             return
-        if len(self.queue) < MAX_QUEUED and not (self.sink.sync and self.congested()):
-            self.queue.append(batch)
+        if len(self.queue or ()) < MAX_QUEUED and not (self.sink.sync and self.congested()):
+            self._queue().append(batch)
         # else: not kept on purpose; ``owed`` remembers it and the pump reads it back
         self._wake()
 
     def request_sync(self, since: int) -> None:
-        self.queue.append(SyncRequest(since))
+        self._queue().append(SyncRequest(since))
         self._wake()
 
     def stop(self) -> None:
@@ -140,6 +145,11 @@ class Outbox:
             self.task.cancel()
 
     # -- internals ---------------------------------------------------------
+    def _queue(self) -> deque[Batch | SyncRequest]:
+        if self.queue is None:
+            self.queue = deque()
+        return self.queue
+
     def congested(self) -> bool:
         buffered = self.sink.buffered()
         return buffered is not None and buffered > self.high
@@ -216,7 +226,7 @@ class Outbox:
                         await self._catch_up(self.owed)
                         continue
                     break
-                item = self.queue.popleft()
+                item = self._queue().popleft()
                 if isinstance(item, SyncRequest):
                     await self._answer_sync(item.since)
                     continue

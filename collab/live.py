@@ -168,6 +168,8 @@ _cursor_at = database_sync_to_async(cursor_at)
 class CursorCoalescer:
     """Per-session cursor broadcasts: at most one per 50 ms, the last position wins."""
 
+    __slots__ = ("conn", "pending", "sent_at", "task")
+
     def __init__(self, conn: Any) -> None:
         self.conn = conn
         self.pending: tuple[int, int | None, int | None] | None = None

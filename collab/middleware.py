@@ -18,17 +18,16 @@ from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from channels.security.websocket import OriginValidator as ChannelsOriginValidator
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 
 
 @database_sync_to_async
 def _user_for_token(key: str) -> Any:
-    from rest_framework.authtoken.models import Token
-
-    token = Token.objects.select_related("user").filter(key=key).first()
-    if token is None or not token.user.is_active:
-        return AnonymousUser()
-    return token.user
+    # the user alone (not token.user): a user fetched through its token caches the
+    # token on itself, and this object lives as long as the connection
+    user = get_user_model().objects.filter(auth_token__key=key, is_active=True).first()
+    return user if user is not None else AnonymousUser()
 
 
 def token_from_scope(scope: dict[str, Any]) -> str | None:
@@ -42,7 +41,9 @@ class TokenAuthMiddleware(BaseMiddleware):
         key = token_from_scope(scope)
         if key is not None:
             scope = {**scope, "user": await _user_for_token(key), "auth": "token"}
-        return await super().__call__(scope, receive, send)
+        # not super().__call__: that copies the scope again, and every copy lives
+        # as long as the connection does
+        return await self.inner(scope, receive, send)
 
 
 class _SessionUnlessToken(BaseMiddleware):
