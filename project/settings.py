@@ -198,8 +198,8 @@ COLLAB = {
     "MAX_MESSAGE_BYTES": env_int("COLLAB_MAX_MESSAGE_BYTES", 262144),
     "MAX_DOCUMENT_CHARS": env_int("COLLAB_MAX_DOCUMENT_CHARS", 1_000_000),
     # token bucket per connection: sustained rate and burst (messages)
-    "RATE_PER_SECOND": env_int("COLLAB_RATE_PER_SECOND", 100),
-    "RATE_BURST": env_int("COLLAB_RATE_BURST", 400),
+    "RATE_PER_SECOND": env_int("COLLAB_RATE_PER_SECOND", 500),
+    "RATE_BURST": env_int("COLLAB_RATE_BURST", 2000),
     # this many rate-limited messages within RATE_ABUSE_WINDOW seconds closes 4429
     "RATE_ABUSE_LIMIT": env_int("COLLAB_RATE_ABUSE_LIMIT", 200),
     "RATE_ABUSE_WINDOW": env_int("COLLAB_RATE_ABUSE_WINDOW", 10),
