@@ -158,7 +158,33 @@ def _locked_document(document_id: Any) -> Document:
         raise NotFound("No such document.") from None
 
 
-def _commit_batch(document_id: Any, requests: Sequence[EditRequest]) -> list[Outcome]:
+# Highest seq this process has committed per (document, client_id). A seq above it
+# cannot be a resend of anything committed *here*, so its dedupe query is skipped;
+# if another process committed it, the unique (document, client_id, seq) constraint
+# raises, and the retry runs every check. Bounded: cleared when it grows large.
+_last_seq: dict[tuple[str, str], int] = {}
+_LAST_SEQ_MAX = 100_000
+
+
+def _maybe_committed(doc_key: str, req: EditRequest, trust_cache: bool) -> bool:
+    if not req.client_id or req.seq is None:
+        return False
+    last = _last_seq.get((doc_key, req.client_id))
+    return not trust_cache or last is None or req.seq <= last
+
+
+def _remember_seqs(doc_key: str, rows: Sequence[Operation]) -> None:
+    if len(_last_seq) > _LAST_SEQ_MAX:
+        _last_seq.clear()
+    for row in rows:
+        if row.client_id and row.seq is not None:
+            key = (doc_key, row.client_id)
+            _last_seq[key] = max(_last_seq.get(key, row.seq), row.seq)
+
+
+def _commit_batch(
+    document_id: Any, requests: Sequence[EditRequest], *, trust_cache: bool = True
+) -> list[Outcome]:
     outcomes: list[Outcome | None] = [None] * len(requests)
     ops: list[Op | None] = []
     spans: list[int] = []
@@ -177,10 +203,12 @@ def _commit_batch(document_id: Any, requests: Sequence[EditRequest]) -> list[Out
         text, version = document.content, document.version
         bases = [r.version for r, op in zip(requests, ops, strict=True) if op is not None]
         since = min(bases) if bases else version
-        history: dict[int, Op] = dict(
-            Operation.objects.filter(document=document, version__gt=since).values_list("version", "op")
-        )
-        keys = {(r.client_id, r.seq) for r in requests if r.client_id and r.seq is not None}
+        history: dict[int, Op] = {}
+        if since < version:  # someone committed since an edit's base: read what to transform over
+            history = dict(
+                Operation.objects.filter(document=document, version__gt=since).values_list("version", "op")
+            )
+        keys = {(r.client_id, r.seq) for r in requests if _maybe_committed(doc_key, r, trust_cache)}
         seen: dict[tuple[str, int | None], CommittedOp] = {}
         if keys:
             for row in Operation.objects.filter(
@@ -251,6 +279,7 @@ def _commit_batch(document_id: Any, requests: Sequence[EditRequest]) -> list[Out
             )
             if updated != 1:
                 raise IntegrityError("document version moved during commit")
+    _remember_seqs(doc_key, new_rows)
     assert all(o is not None for o in outcomes)
     return [o for o in outcomes if o is not None]
 
@@ -259,7 +288,7 @@ def commit_many(document_id: Any, requests: Sequence[EditRequest], *, publish: b
     """Commit edits to one document in one transaction; one outcome per request, in order."""
     for attempt in range(MAX_RETRIES):
         try:
-            outcomes = _commit_batch(document_id, requests)
+            outcomes = _commit_batch(document_id, requests, trust_cache=attempt == 0)
             break
         except IntegrityError:
             if attempt == MAX_RETRIES - 1:

@@ -583,3 +583,19 @@ def test_concurrent_commits_at_stale_bases_on_postgresql(request: pytest.Fixture
     assert connection.vendor == "postgresql"
     doc = new_doc(alice, "shared text to edit")
     run_concurrent_commits(doc.pk)
+
+
+@pytest.mark.django_db
+def test_a_resend_committed_by_another_process_is_still_deduplicated(alice: User) -> None:
+    """The per-process seq cache skips the dedupe query for seqs above what this process
+    committed; if another process committed that seq, the unique constraint catches it."""
+    doc = editing.create_document(owner=alice, title="t", content="")
+    editing.commit(EditRequest(doc.pk, 0, ["a"], user=alice, client_id="c", seq=1))
+    first_two = editing.commit(EditRequest(doc.pk, 1, [1, "b"], user=alice, client_id="c", seq=2))
+    # as if seq 2 had been committed by another server process: this one only knows seq 1
+    editing._last_seq[(str(doc.pk), "c")] = 1
+    again = editing.commit(EditRequest(doc.pk, 1, [1, "b"], user=alice, client_id="c", seq=2))
+    assert again.duplicate and again.version == first_two.version == 2
+    doc.refresh_from_db()
+    assert (doc.content, doc.version) == ("ab", 2)
+    assert Operation.objects.filter(document=doc).count() == 2
