@@ -1,0 +1,105 @@
+"""The two servers under test, side by side: collab (``project.asgi``) and the relay (``bench.relay_asgi``).
+
+Both run the same server software (daphne or uvicorn) with the same settings
+and environment, each on its own free port of 127.0.0.1 with its own SQLite
+file, started and stopped together::
+
+    pair = ServerPair("daphne", workdir).start()
+    pair.collab.ws_url(f"/ws/documents/{doc_id}/", token=...)
+    pair.relay.ws_url(RELAY_PATH)
+    pair.stop()
+
+The benchmark raises the per-connection rate limits (a writer sends far more
+than a person types), see ``BENCH_ENV``; nothing else differs from production
+defaults.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.live import LiveServer  # noqa: E402
+
+RELAY_PATH = "/ws/relay/"
+COLLAB_APP = "project.asgi:application"
+RELAY_APP = "bench.relay_asgi:application"
+
+# A benchmark writer sends hundreds of edits a second: lift the per-connection
+# token bucket and the abuse limit so they never engage. Logs only on warnings.
+BENCH_ENV = {
+    "COLLAB_RATE_PER_SECOND": "1000000",
+    "COLLAB_RATE_BURST": "1000000",
+    "COLLAB_RATE_ABUSE_LIMIT": "1000000",
+    "DJANGO_LOG_LEVEL": "WARNING",
+}
+
+
+class BenchServer(LiveServer):
+    """A ``LiveServer`` that can serve another ASGI application than the project's."""
+
+    def __init__(self, tmp_path: Path, *, app: str, server: str, env: dict[str, str], migrate: bool) -> None:
+        super().__init__(tmp_path, server=server, env=env, migrate=migrate)
+        self.app = app
+
+    def command(self) -> list[str]:
+        return [self.app if part == COLLAB_APP else part for part in super().command()]
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None, "server not started"
+        return int(self.proc.pid)
+
+
+class ServerPair:
+    def __init__(self, server: str, workdir: Path, env: dict[str, str] | None = None) -> None:
+        self.server = server
+        base = {**BENCH_ENV, **(env or {})}
+        collab_dir, relay_dir = workdir / f"{server}-collab", workdir / f"{server}-relay"
+        collab_dir.mkdir(parents=True, exist_ok=True)
+        relay_dir.mkdir(parents=True, exist_ok=True)
+        self.collab = BenchServer(collab_dir, app=COLLAB_APP, server=server, env=base, migrate=True)
+        self.relay = BenchServer(relay_dir, app=RELAY_APP, server=server, env=base, migrate=False)
+        self.tokens: dict[str, str] = {}
+
+    def start(self) -> ServerPair:
+        self.collab.start(timeout=60)
+        self.relay.start(timeout=60)
+        return self
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def stop(self) -> None:
+        self.collab.stop()
+        self.relay.stop()
+
+    def users(self, *names: str) -> dict[str, str]:
+        missing = [n for n in names if n not in self.tokens]
+        if missing:
+            self.tokens.update(self.collab.create_users(*missing))
+        return {n: self.tokens[n] for n in names}
+
+    def document(self, owner: str, title: str, content: str = "") -> dict[str, Any]:
+        token = self.users(owner)[owner]
+        return self.collab.create_document(token, title, content, "editor")
+
+    def documents(self, owner: str, count: int, title: str) -> list[str]:
+        """Many public-editable documents at once (one ``manage.py shell``), their ids."""
+        self.users(owner)
+        code = (
+            "from django.contrib.auth.models import User; from collab import editing\n"
+            f"u = User.objects.get(username={owner!r})\n"
+            f"ids = [str(editing.create_document(owner=u, title={title!r} + str(i), "
+            f"public_role='editor').pk) for i in range({count})]\n"
+            "print('IDS' + ','.join(ids))"
+        )
+        out = self.collab.manage("shell", "-c", code, timeout=300)
+        line = next(x for x in out.splitlines() if x.startswith("IDS"))
+        return line[3:].split(",")
