@@ -60,6 +60,8 @@ class Committer:
                         future.set_result(outcome)
         finally:
             self.task = None
+            if not self.queue and _committers.get(self.document_id) is self:
+                del _committers[self.document_id]  # made again by the next edit
 
 
 _committers: dict[str, Committer] = {}

@@ -40,6 +40,7 @@ from collab.protocol import (
     frame,
     parse,
     parse_presence_room,
+    ref_of,
 )
 from collab.rooms import Batch, manager
 from collab.transport import Sink, sink_for
@@ -170,11 +171,11 @@ class BaseConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def cleanup(self) -> None:
         return None
 
-    def limited(self) -> bool:
+    def limited(self, text: str | bytes | None) -> bool:
         """Rate limit: True if this message must be dropped."""
         if self.bucket.take():
             return False
-        self.send_frame(error_frame(ErrorCode.RATE_LIMITED, "Too many messages; slow down.", None))
+        self.send_frame(error_frame(ErrorCode.RATE_LIMITED, "Too many messages; slow down.", ref_of(text)))
         if self.rate_strikes.hit():
             asyncio.get_running_loop().create_task(
                 self.close_with(CloseCode.RATE_LIMITED, ErrorCode.RATE_LIMITED, "Sustained rate-limit abuse.")
@@ -211,15 +212,28 @@ class DocumentConsumer(BaseConsumer):
         self.setup_limits()
         self.session = uuid.uuid4().hex
         self.user = self.scope.get("user")
-        self.document_id = str(self.scope["url_route"]["kwargs"]["document_id"])
         self.sink = sink_for(self.base_send)
         self.joined = False
         self._cursors: live.CursorCoalescer | None = None
+        self.held: list[dict[str, Any]] | None = []  # room events that arrive before hello
+        doc_uuid = access.parse_document_id(self.scope["url_route"]["kwargs"]["document_id"])
+        self.document_id = str(doc_uuid) if doc_uuid else ""
+        # Join the room *before* reading the snapshot, so nothing committed in
+        # between is missed: the outbox holds deliveries back until hello is out
+        # and fills any gap from the database; room events wait in ``held``.
+        self.outbox = Outbox(
+            document_id=self.document_id, session=self.session, last=0,
+            sink=self.sink, send=self._send_text, close=self.close_with,
+        )  # fmt: skip
+        if doc_uuid is not None:
+            await manager().join(self.document_id, self)
+            self.joined = True
         try:
             document, self.role, version, content = await database_sync_to_async(_hello_state)(
                 self.user, self.document_id
             )
         except NotFound:
+            await self.cleanup()
             await self.accept()
             anonymous = not getattr(self.user, "is_authenticated", False)
             code = CloseCode.UNAUTHORIZED if anonymous else CloseCode.NOT_FOUND
@@ -227,18 +241,17 @@ class DocumentConsumer(BaseConsumer):
             text = "Sign in to open this document." if anonymous else "No such document."
             await self.close_with(code, error, text)
             return
-        self.document_id = str(document.pk)
+        try:
+            await self.accept()
+            await self._say_hello(document, version, content)
+        except Exception:
+            log.exception("connecting %s to %s failed", self.session, self.document_id)
+            await self.close_with(
+                CloseCode.SERVER_ERROR, ErrorCode.SERVER_ERROR, "Could not join; reconnect."
+            )
+
+    async def _say_hello(self, document: Any, version: int, content: str) -> None:
         self.user_info = user_info(self.user, self.session)
-        await self.accept()
-        self.held: list[dict[str, Any]] | None = []  # room events that arrive before hello
-        # Join the room before the snapshot is final so no op falls between them:
-        # the outbox holds back anything delivered until hello has gone out.
-        self.outbox = Outbox(
-            document_id=self.document_id, session=self.session, last=version,
-            sink=self.sink, send=self._send_text, close=self.close_with,
-        )  # fmt: skip
-        await manager().join(self.document_id, self)
-        self.joined = True
         entry = {
             "session": self.session, "user": self.user_info, "role": self.role,
             "status": "active", "meta": {}, "cursor": None,
@@ -296,7 +309,7 @@ class DocumentConsumer(BaseConsumer):
         await live.leave_presence(self.document_id, self.session)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.closing or self.limited():
+        if self.closing or self.limited(text_data if text_data is not None else bytes_data):
             return
         try:
             message = parse(text_data if text_data is not None else bytes_data, max_bytes=self.max_bytes)
@@ -326,7 +339,10 @@ class DocumentConsumer(BaseConsumer):
             return
         kind = event.get("kind")
         if kind in ("presence", "cursor"):
-            if event.get("exclude") != self.session and not self.outbox.congested():
+            # a client that is behind misses cursor moves (the next one supersedes
+            # them), never joins and leaves
+            congested = kind == "cursor" and self.outbox.congested()
+            if event.get("exclude") != self.session and not congested:
                 self.send_frame(event["frame"])
         elif kind == "access":
             asyncio.get_running_loop().create_task(self.recheck_role())
@@ -374,7 +390,7 @@ class PresenceConsumer(BaseConsumer):
             await manager().unwatch(document_id, self)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.closing or self.limited():
+        if self.closing or self.limited(text_data if text_data is not None else bytes_data):
             return
         try:
             message = parse_presence_room(
@@ -384,7 +400,7 @@ class PresenceConsumer(BaseConsumer):
             self.invalid(exc)
             return
         if message.type == MessageType.PING:
-            self.send_frame(frame(MessageType.PONG, message.payload))
+            self.send_frame(frame(MessageType.PONG, message.payload, echo=True))
             return
         ids = list(dict.fromkeys(message.payload.documents))
         if message.type == MessageType.UNSUBSCRIBE:

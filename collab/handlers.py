@@ -7,7 +7,7 @@ into an ``error`` frame. Adding a message type means adding a function here::
 
     @handler(MessageType.PING)
     async def ping(conn: Conn, message: Ping) -> None:
-        conn.send_frame(frame(MessageType.PONG, message.payload))
+        conn.send_frame(frame(MessageType.PONG, message.payload, echo=True))
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ async def sync(conn: Conn, message: Any) -> None:
 
 @handler(MessageType.PING)
 async def ping(conn: Conn, message: Any) -> None:
-    conn.send_frame(frame(MessageType.PONG, message.payload))
+    conn.send_frame(frame(MessageType.PONG, message.payload, echo=True))
 
 
 @handler(MessageType.CURSOR)

@@ -121,6 +121,8 @@ class LocalPresence(PresenceRegistry):
             gone = [s for s, (_, expires) in doc.items() if expires <= now]
             for session in gone:
                 del doc[session]
+            if not doc:
+                self._docs.pop(document_id, None)
             return gone
 
     def clear(self) -> None:

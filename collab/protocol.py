@@ -16,6 +16,7 @@ PROTOCOL.md section 5 and a sentence that names the offending field::
 from __future__ import annotations
 
 import json
+import re
 from enum import IntEnum, StrEnum
 from typing import Annotated, Any, Literal
 
@@ -46,6 +47,7 @@ __all__ = [
 
 PROTOCOL_VERSION = 1
 META_MAX_BYTES = 1024
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class MessageType(StrEnum):
@@ -127,6 +129,13 @@ class EditPayload(_Payload):
     client_id: Annotated[StrictStr, Field(min_length=1, max_length=64)]
     seq: Annotated[StrictInt, Field(ge=0, le=2**63 - 1)]
 
+    @field_validator("client_id")
+    @classmethod
+    def _storable(cls, value: str) -> str:
+        if "\x00" in value or _LONE_SURROGATE.search(value):
+            raise ValueError("client_id must be text without NUL characters or lone surrogates")
+        return value
+
 
 class SyncPayload(_Payload):
     version: Version
@@ -151,7 +160,10 @@ class PresencePayload(_Payload):
     @field_validator("meta")
     @classmethod
     def _meta_small(cls, meta: dict[str, Any]) -> dict[str, Any]:
-        size = len(dumps(meta).encode())
+        try:
+            size = len(dumps(meta).encode())
+        except UnicodeEncodeError:
+            raise ValueError("meta must not contain lone surrogates") from None
         if size > META_MAX_BYTES:
             raise ValueError(f"meta is {size} bytes as JSON; at most {META_MAX_BYTES} are allowed")
         return meta
@@ -204,16 +216,31 @@ DOCUMENT_TYPES = frozenset({"edit", "sync", "cursor", "presence", "ping"})
 PRESENCE_ROOM_TYPES = frozenset({"subscribe", "unsubscribe", "ping"})
 
 
-def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+def dumps(value: Any, *, ascii_only: bool = False) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=ascii_only)
 
 
-def frame(type_: str, payload: Any) -> str:
-    return dumps({"type": str(type_), "payload": payload})
+def frame(type_: str, payload: Any, *, echo: bool = False) -> str:
+    """A server message. ``echo``: it repeats client input, which may hold lone surrogates
+    (valid as JSON escapes, not as UTF-8), so it is written with ASCII escapes."""
+    return dumps({"type": str(type_), "payload": payload}, ascii_only=echo)
 
 
 def error_frame(code: str, message: str, ref: Any = None) -> str:
-    return frame(MessageType.ERROR, {"code": str(code), "message": message, "ref": ref})
+    return frame(MessageType.ERROR, {"code": str(code), "message": message, "ref": ref}, echo=True)
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def ref_of(text: str | bytes | None) -> Any:
+    """The ``ref`` of a raw frame (for errors about messages that are not parsed, e.g. rate limited)."""
+    try:
+        data = json.loads(text) if isinstance(text, str) else None
+    except (ValueError, RecursionError):
+        return None
+    return _ref(data) if isinstance(data, dict) else None
 
 
 def _ref(data: dict[str, Any]) -> Any:
@@ -246,7 +273,7 @@ def _parse(
             f"The message is {len(text.encode())} bytes; at most {max_bytes} are allowed.",
         )
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_no_constants)  # NaN/Infinity are not JSON
     except (ValueError, RecursionError):
         raise ProtocolError(ErrorCode.INVALID_JSON, "The message is not valid JSON.") from None
     if not isinstance(data, dict):

@@ -849,8 +849,21 @@ def test_openapi_schema_describes_the_document_paths(anon: APIClient) -> None:
     assert set(schema["paths"]["/api/documents/{id}/"]) >= {"get", "patch", "delete"}
     assert set(schema["paths"]["/api/documents/{id}/ops/"]) >= {"get", "post"}
     assert set(schema["paths"]["/api/documents/{id}/members/{username}/"]) >= {"patch", "delete"}
-    yaml = anon.get("/api/schema/")
+    plain = anon.get("/api/schema/")  # JSON with no Accept header, like the rest of the API
+    assert plain.status_code == 200 and plain.json()["openapi"].startswith("3.")
+    yaml = anon.get("/api/schema.yaml")
     assert yaml.status_code == 200 and b"openapi: 3." in yaml.content
+
+
+@pytest.mark.parametrize("method", ["put", "post", "options"])
+def test_unreadable_document_is_404_or_401_for_any_method(
+    alice: User, bob: User, anon: APIClient, method: str
+) -> None:
+    doc = editing.create_document(owner=alice, title="private")
+    assert getattr(client_for(bob), method)(f"/api/documents/{doc.pk}/").status_code == 404
+    assert getattr(anon, method)(f"/api/documents/{doc.pk}/").status_code == 401
+    assert getattr(client_for(alice), method)(f"/api/documents/{doc.pk}/").status_code in (200, 405)
+    assert getattr(client_for(bob), method)(f"/api/documents/{doc.pk}/members/alice/").status_code == 404
 
 
 def test_swagger_ui_renders(anon: APIClient) -> None:

@@ -589,3 +589,89 @@ async def test_room_events_before_hello_are_held_and_the_connection_stays_respon
     await a.send("edit", edit(0, ["ok"], 1))
     assert (await a.recv_type("ack"))["payload"]["version"] == 1
     await a.close()
+
+
+async def test_an_op_committed_while_a_client_joins_is_delivered_after_hello(
+    alice: User, monkeypatch: Any
+) -> None:
+    from collab import consumers
+
+    doc = await new_doc(alice, "")
+    original = consumers._hello_state
+
+    def snapshot_then_someone_commits(user: Any, document_id: str) -> Any:
+        state = original(user, document_id)  # hello will show version 0...
+        editing.commit(editing.EditRequest(document_id, 0, ["x"], user=alice))  # ...v1 lands now
+        return state
+
+    monkeypatch.setattr(consumers, "_hello_state", snapshot_then_someone_commits)
+    a = await join(doc.pk, alice)
+    assert a.hello["payload"]["document"]["version"] == 0
+    op = await a.recv_type("op", "ops")
+    versions = [o["version"] for o in (op["payload"]["ops"] if op["type"] == "ops" else [op["payload"]])]
+    assert versions == [1]
+    await a.close()
+
+
+async def test_a_failure_while_joining_closes_1011_and_leaves_no_ghost(alice: User, monkeypatch: Any) -> None:
+    from collab import consumers
+
+    async def broken(document_id: str, entry: Any) -> None:
+        raise ConnectionError("presence store down")
+
+    monkeypatch.setattr(consumers.live, "join_presence", broken)
+    doc = await new_doc(alice)
+    comm = await open_ws(doc.pk, alice)
+    connected, _ = await comm.connect(timeout=5)
+    assert connected
+    error = json.loads(await comm.receive_from(5))
+    assert error["payload"]["code"] == "server_error"
+    assert await comm.receive_output(5) == {"type": "websocket.close", "code": 1011}
+    assert manager().members(str(doc.pk)) == []
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ('{"type": "ping", "payload": {"x": NaN}}', "invalid_json"),
+        ('{"type": "ping", "payload": {"x": Infinity}}', "invalid_json"),
+        (
+            '{"type": "edit", "payload": {"version": 0, "op": ["a\\u0000"], "client_id": "c", "seq": 1}}',
+            "invalid_op",
+        ),
+        (
+            '{"type": "edit", "payload": {"version": 0, "op": ["a"], "client_id": "\\ud800", "seq": 1}}',
+            "invalid_message",
+        ),
+        ('{"type": "presence", "payload": {"meta": {"k": "\\udc00"}}}', "invalid_message"),
+    ],
+)
+async def test_input_that_cannot_be_stored_or_echoed_is_refused(alice: User, frame: str, code: str) -> None:
+    doc = await new_doc(alice, "hello")
+    a = await join(doc.pk, alice)
+    await a.comm.send_to(text_data=frame)
+    assert (await a.recv_type("error"))["payload"]["code"] == code
+    await assert_unchanged_and_open(a, doc, ("hello", 0, 0))
+    await a.close()
+
+
+async def test_a_ping_with_a_lone_surrogate_is_still_answered(alice: User) -> None:
+    doc = await new_doc(alice)
+    a = await join(doc.pk, alice)
+    await a.comm.send_to(text_data='{"type": "ping", "payload": {"s": "\\ud800"}}')
+    raw = await a.comm.receive_from(3)
+    assert raw.isascii() and json.loads(raw) == {"type": "pong", "payload": {"s": "\ud800"}}
+    await a.close()
+
+
+async def test_rate_limited_errors_name_the_dropped_edit(alice: User, settings: Any) -> None:
+    settings.COLLAB = {**settings.COLLAB, "RATE_BURST": 1, "RATE_PER_SECOND": 0.01}
+    doc = await new_doc(alice)
+    a = await join(doc.pk, alice)
+    await a.send("ping", {})
+    await a.recv_type("pong")
+    await a.send("edit", edit(0, ["x"], 9, "dropped"))
+    error = await a.recv_type("error")
+    assert error["payload"]["code"] == "rate_limited"
+    assert error["payload"]["ref"] == {"client_id": "dropped", "seq": 9}
+    await a.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularJSONAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.routers import DefaultRouter
 
@@ -15,6 +15,7 @@ router.register("documents", DocumentViewSet, basename="document")
 urlpatterns = [
     path("", include(router.urls)),
     path("auth/token/", ObtainAuthToken.as_view(), name="api-token"),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("schema/", SpectacularJSONAPIView.as_view(), name="schema"),  # JSON, like the rest of the API
+    path("schema.yaml", SpectacularAPIView.as_view(), name="schema-yaml"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

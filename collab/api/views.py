@@ -21,7 +21,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from collab import access, editing, presence
+from collab import access, editing, live, presence
 from collab.api import serializers as s
 from collab.exceptions import NotFound as CollabNotFound
 from collab.models import Document, Membership
@@ -62,6 +62,16 @@ class DocumentViewSet(
         if search:
             qs = qs.filter(title__icontains=search)
         return qs.order_by("-updated_at", "-created_at")
+
+    def http_method_not_allowed(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if "pk" in self.kwargs:
+            self.document()  # a document you cannot read answers 404/401 whatever the method
+        return super().http_method_not_allowed(request, *args, **kwargs)
+
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if "pk" in self.kwargs:
+            self.document()
+        return super().options(request, *args, **kwargs)
 
     def get_permissions(self) -> list[Any]:
         if self.action in ("list", "create"):
@@ -198,7 +208,10 @@ class DocumentViewSet(
     @action(detail=True, methods=["get"])
     def presence(self, request: Request, pk: str | None = None) -> Response:
         document, _ = self.document()
-        return Response(presence.registry().entries(str(document.pk)))
+        entries = presence.registry().entries(str(document.pk))
+        if live.has_stale_cursors(entries, document.version):  # cursors shown at the current version
+            entries = live.entries_at(str(document.pk), entries, document.version, len(document.content))
+        return Response(entries)
 
     # -- members ------------------------------------------------------------
     @extend_schema(methods=["GET"], responses=s.MembershipSerializer(many=True))

@@ -79,7 +79,8 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 def check(op: object) -> Op:
     """Validate the structure of ``op`` (not its length) and return it typed.
 
-    Lone UTF-16 surrogates are rejected too: they are not text and cannot be stored.
+    Lone UTF-16 surrogates and NUL characters are rejected too: they cannot be stored
+    (not text / PostgreSQL refuses NUL in text).
     """
     if not isinstance(op, list):
         raise MalformedOperation(f"operation must be a list, got {type(op).__name__}")
@@ -89,6 +90,8 @@ def check(op: object) -> Op:
             raise MalformedOperation(f"component {i} must be {expected}, got {reprlib.repr(c)}")
         if isinstance(c, str) and (m := _LONE_SURROGATE.search(c)):
             raise MalformedOperation(f"component {i} contains a lone surrogate U+{ord(m.group()):04X}")
+        if isinstance(c, str) and "\x00" in c:
+            raise MalformedOperation(f"component {i} contains a NUL character (databases cannot store it)")
     return cast(Op, op)
 
 

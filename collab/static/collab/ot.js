@@ -63,6 +63,7 @@ export function check(op) {
     if (typeof c === "string") {
       if (c === "") throw new MalformedOperation(`component ${i} must not be an empty string`);
       if (!isWellFormed(c)) throw new MalformedOperation(`component ${i} contains a lone surrogate`);
+      if (c.includes("\u0000")) throw new MalformedOperation(`component ${i} contains a NUL character`);
     } else if (typeof c !== "number" || !Number.isSafeInteger(c) || c === 0) {
       throw new MalformedOperation(
         `component ${i} must be a non-zero integer or a non-empty string, got ${describe(c)}`,
