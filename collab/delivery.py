@@ -23,7 +23,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -48,12 +48,29 @@ def op_frame_text(payload: str) -> str:
     return '{"type":"op","payload":' + payload + "}"
 
 
-def op_frame(item: OpItem) -> str:
-    return op_frame_text(item.payload)
-
-
 def ops_frame(payloads: list[str]) -> str:
     return '{"type":"ops","payload":{"ops":[' + ",".join(payloads) + "]}}"
+
+
+def frames_for(items: Sequence[OpItem], session: str, after: int) -> list[str]:
+    """The frames that carry ``items`` past version ``after`` to the connection ``session``:
+    an ``ack`` for each of its own ops, and others' consecutive ops as one ``op``, or as
+    one ``ops`` frame when there are several (fewer, larger frames under load)."""
+    out: list[str] = []
+    run: list[str] = []
+    for item in items:
+        if item.version <= after:
+            continue
+        if item.session == session:
+            if run:
+                out.append(ops_frame(run) if len(run) > 1 else op_frame_text(run[0]))
+                run = []
+            out.append(ack_frame(item))
+        else:
+            run.append(item.payload)
+    if run:
+        out.append(ops_frame(run) if len(run) > 1 else op_frame_text(run[0]))
+    return out
 
 
 def _items_since(document_id: str, since: int, upto: int | None) -> list[OpItem]:
@@ -123,7 +140,7 @@ class Outbox:
             and not self.congested()
         ):
             try:
-                for text in self._frames(batch.items):
+                for text in self._frames(batch):
                     self.sink.write_now(text)
             except Exception:  # the socket is gone; disconnect cleans up
                 self.closed = True
@@ -158,13 +175,13 @@ class Outbox:
         if self.task is None and not self.closed and not self.paused:
             self.task = asyncio.get_running_loop().create_task(self._pump())
 
-    def _frames(self, items: tuple[OpItem, ...] | list[OpItem]) -> list[str]:
-        out = []
-        for item in items:
-            if item.version <= self.last:
-                continue
-            out.append(ack_frame(item) if item.session == self.session else op_frame(item))
-        return out
+    def _frames(self, batch: Batch) -> list[str]:
+        own = self.session if any(i.session == self.session for i in batch.items) else None
+        key = (self.last, own)
+        frames = batch.memo.get(key)
+        if frames is None:
+            frames = batch.memo[key] = frames_for(batch.items, self.session, self.last)
+        return frames
 
     async def _write(self, text: str) -> None:
         try:
@@ -190,17 +207,8 @@ class Outbox:
             items = await fetch_items(self.document_id, self.last, min(upto, self.last + CATCH_UP_CHUNK))
             if not items:
                 return
-            run: list[str] = []
-            for item in items:
-                if item.session == self.session:
-                    if run:
-                        await self._write(ops_frame(run) if len(run) > 1 else op_frame_text(run[0]))
-                        run = []
-                    await self._write(ack_frame(item))
-                else:
-                    run.append(item.payload)
-            if run:
-                await self._write(ops_frame(run) if len(run) > 1 else op_frame_text(run[0]))
+            for text in frames_for(items, self.session, self.last):
+                await self._write(text)
             self.last = items[-1].version
             if not await self._wait_until_drained():
                 raise _TooSlow
@@ -235,7 +243,7 @@ class Outbox:
                 if item.first > self.last + 1:
                     log.info("gap before v%d for %s: filling from the database", item.first, self.session)
                     await self._catch_up(item.first - 1)
-                for text in self._frames(item.items):
+                for text in self._frames(item):
                     await self._write(text)
                 self.last = max(self.last, item.last)
         except _TooSlow:

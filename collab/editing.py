@@ -211,9 +211,17 @@ def _commit_batch(
         keys = {(r.client_id, r.seq) for r in requests if _maybe_committed(doc_key, r, trust_cache)}
         seen: dict[tuple[str, int | None], CommittedOp] = {}
         if keys:
-            for row in Operation.objects.filter(
-                document=document, client_id__in={k[0] for k in keys}, seq__in={k[1] for k in keys}
-            ).select_related("user"):
+            # the extra conditions match the partial unique index, so it is used
+            # (without them SQLite scans the document's whole history)
+            for row in (
+                Operation.objects.filter(
+                    document=document, client_id__in={k[0] for k in keys}, seq__in={k[1] for k in keys}
+                )
+                .exclude(client_id="")
+                .filter(seq__isnull=False)
+                .order_by()
+                .select_related("user")
+            ):
                 seen[(row.client_id, row.seq)] = _committed(row, doc_key, duplicate=True)
         now = timezone.now()
         new_rows: list[Operation] = []

@@ -26,7 +26,7 @@ import signal
 import threading
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from asgiref.sync import async_to_sync
@@ -65,6 +65,9 @@ class Batch:
 
     document_id: str
     items: tuple[OpItem, ...]
+    # frames already built for a (last version sent, sender session) pair: most
+    # subscribers of a batch get exactly the same frames, built once
+    memo: dict[tuple[int, str | None], list[str]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def first(self) -> int:

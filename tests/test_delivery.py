@@ -1,0 +1,84 @@
+"""Per-connection frames: acks for one's own ops, others' runs as one ``op`` or ``ops`` frame, built once."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from collab.delivery import Outbox, frames_for
+from collab.rooms import Batch, OpItem
+from collab.transport import Sink
+
+
+def item(version: int, session: str) -> OpItem:
+    payload = json.dumps(
+        {"version": version, "op": ["x"], "client_id": session, "seq": version, "session": session}
+    )
+    return OpItem(version, session, session, version, payload)
+
+
+BATCH = (item(1, "a"), item(2, "b"), item(3, "me"), item(4, "a"))
+
+
+def kinds(frames: list[str]) -> list[tuple[str, list[int]]]:
+    out = []
+    for text in frames:
+        message = json.loads(text)
+        p = message["payload"]
+        versions = [o["version"] for o in p["ops"]] if message["type"] == "ops" else [p["version"]]
+        out.append((message["type"], versions))
+    return out
+
+
+def test_the_sender_gets_an_ack_between_the_others_runs() -> None:
+    assert kinds(frames_for(BATCH, "me", 0)) == [("ops", [1, 2]), ("ack", [3]), ("op", [4])]
+
+
+def test_others_get_one_ops_frame_and_a_single_op_stays_an_op() -> None:
+    assert kinds(frames_for(BATCH, "zed", 0)) == [("ops", [1, 2, 3, 4])]
+    assert kinds(frames_for(BATCH[:1], "zed", 0)) == [("op", [1])]
+
+
+def test_versions_already_sent_are_skipped() -> None:
+    assert kinds(frames_for(BATCH, "me", 2)) == [("ack", [3]), ("op", [4])]
+    assert frames_for(BATCH, "me", 4) == []
+
+
+def test_ack_frames_carry_client_id_seq_and_version() -> None:
+    (ack,) = [json.loads(f) for f in frames_for(BATCH[2:3], "me", 0)]
+    assert ack == {"type": "ack", "payload": {"client_id": "me", "seq": 3, "version": 3}}
+
+
+class FakeSink(Sink):
+    sync = True
+
+    def __init__(self) -> None:
+        self.out: list[str] = []
+
+    def buffered(self) -> int:
+        return 0
+
+    def write_now(self, text: str) -> None:
+        self.out.append(text)
+
+
+async def never(*args: Any) -> None:
+    raise AssertionError("not expected")
+
+
+def test_subscribers_share_the_frames_built_for_a_batch() -> None:
+    sinks = [FakeSink() for _ in range(3)]
+    outboxes = [
+        Outbox(document_id="doc", session=f"s{i}", last=0, sink=sink, send=never, close=never)
+        for i, sink in enumerate(sinks)
+    ]
+    for outbox in outboxes:
+        outbox.start(0)
+    batch = Batch("doc", BATCH)
+    for outbox in outboxes:
+        outbox.deliver(batch)
+    assert list(batch.memo) == [(0, None)]  # built once for all three
+    assert sinks[0].out == sinks[1].out == sinks[2].out and sinks[0].out[0] is sinks[1].out[0]
+    assert kinds(sinks[0].out) == [("ops", [1, 2, 3, 4])]
+    assert all(o.last == 4 for o in outboxes)
+    assert Batch("doc", BATCH) == batch  # the memo is not part of a batch's value
