@@ -143,6 +143,15 @@ async def test_join_update_leave_diffs_with_three_clients(alice: User, bob: User
     await b.close()
 
 
+async def pair_in_room(alice: User, bob: User, content: str) -> tuple[Any, Any, Any]:
+    """A public (editor) document with alice and bob in it; alice has seen bob join."""
+    doc = await new_doc(alice, content, public_role="editor")
+    a = await join(doc.pk, alice)
+    b = await join(doc.pk, bob)
+    await a.recv_type("presence")
+    return doc, a, b
+
+
 def rest_presence(doc_id: Any, user: User) -> list[dict[str, Any]]:
     from tests.conftest import client_for
 
@@ -176,10 +185,7 @@ async def test_meta_over_one_kib_is_refused(alice: User) -> None:
 async def test_cursors_are_transformed_to_the_current_version(
     alice: User, bob: User, op: list[Any], cursor: tuple[int, int], expected: tuple[int, int]
 ) -> None:
-    doc = await new_doc(alice, "0123456789", public_role="editor")
-    a = await join(doc.pk, alice)
-    b = await join(doc.pk, bob)
-    await a.recv_type("presence")
+    doc, a, b = await pair_in_room(alice, bob, "0123456789")
     await a.send("edit", edit(0, op, 1))
     await a.recv_type("ack")
     await b.recv_type("op")
@@ -198,10 +204,7 @@ async def test_cursors_are_transformed_to_the_current_version(
 
 @pytest.mark.django_db(transaction=True)
 async def test_cursor_beyond_the_text_is_clamped_and_hide_works(alice: User, bob: User) -> None:
-    doc = await new_doc(alice, "abc", public_role="editor")
-    a = await join(doc.pk, alice)
-    b = await join(doc.pk, bob)
-    await a.recv_type("presence")
+    _doc, a, b = await pair_in_room(alice, bob, "abc")
     await b.send("cursor", {"version": 0, "anchor": 1, "head": 99})
     p = (await a.recv_type("cursor"))["payload"]
     assert (p["anchor"], p["head"]) == (1, 3)
@@ -233,10 +236,7 @@ async def test_stored_cursors_are_transformed_on_read_for_later_joiners(alice: U
 
 @pytest.mark.django_db(transaction=True)
 async def test_cursor_broadcasts_are_coalesced(alice: User, bob: User) -> None:
-    doc = await new_doc(alice, "x" * 200, public_role="editor")
-    a = await join(doc.pk, alice)
-    b = await join(doc.pk, bob)
-    await a.recv_type("presence")
+    _doc, a, b = await pair_in_room(alice, bob, "x" * 200)
     loop = asyncio.get_running_loop()
     started = loop.time()
     for i in range(100):  # 100 cursor messages over one second
@@ -349,10 +349,7 @@ async def test_admin_shows_who_is_connected_and_closes_a_session(alice: User, bo
 
 @pytest.mark.django_db(transaction=True)
 async def test_own_insert_at_the_cursor_moves_it_after_the_typed_text(alice: User, bob: User) -> None:
-    doc = await new_doc(alice, "0123456789", public_role="editor")
-    a = await join(doc.pk, alice)
-    b = await join(doc.pk, bob)
-    await a.recv_type("presence")
+    _doc, a, b = await pair_in_room(alice, bob, "0123456789")
     await b.send("edit", edit(0, [3, "ab"], 1, "cb"))  # bob types at his caret...
     await b.recv_type("ack")
     await a.recv_type("op")
