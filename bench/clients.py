@@ -45,6 +45,16 @@ def raise_fd_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def run_child(main: Any, slot: int, ready: Any) -> None:
+    """A client process's body: raise the fd limit, run ``main``, report a crash to the parent."""
+    raise_fd_limit()
+    try:
+        asyncio.run(main)
+    except BaseException as exc:
+        ready.put(("error", slot, repr(exc)))
+        raise
+
+
 def stamp(now: float) -> str:
     return f"~{int(now * 1_000_000):x};"
 
@@ -146,12 +156,7 @@ def subscriber_process(
     ``counts[job.slot]`` follows the delivery count; the command ``"report"``
     puts the result on ``out`` and starts a new one; ``"stop"`` closes all.
     """
-    raise_fd_limit()
-    try:
-        asyncio.run(_subscribe(job, counts, since, ready, commands, out))
-    except BaseException as exc:
-        ready.put(("error", job.slot, repr(exc)))
-        raise
+    run_child(_subscribe(job, counts, since, ready, commands, out), job.slot, ready)
 
 
 async def _subscribe(
@@ -383,12 +388,7 @@ class EditorsResult:
 
 
 def editors_process(job: EditorsJob, ready: Any, turn: Any, start_at: Any, out: Any) -> None:
-    raise_fd_limit()
-    try:
-        asyncio.run(_edit(job, ready, turn, start_at, out))
-    except BaseException as exc:
-        ready.put(("error", job.slot, repr(exc)))
-        raise
+    run_child(_edit(job, ready, turn, start_at, out), job.slot, ready)
 
 
 async def _edit(job: EditorsJob, ready: Any, turn: Any, start_at: Any, out: Any) -> None:
@@ -498,12 +498,7 @@ class IdleResult:
 
 
 def idle_process(job: IdleJob, ready: Any, go: Any, stop: Any, out: Any) -> None:
-    raise_fd_limit()
-    try:
-        asyncio.run(_idle(job, ready, go, stop, out))
-    except BaseException as exc:
-        ready.put(("error", job.slot, repr(exc)))
-        raise
+    run_child(_idle(job, ready, go, stop, out), job.slot, ready)
 
 
 async def _idle(job: IdleJob, ready: Any, go: Any, stop: Any, out: Any) -> None:
