@@ -92,6 +92,15 @@ class Batch:
         return cls(message["doc"], tuple(OpItem(*item) for item in message["items"]))
 
 
+def _ops_message(batch: Batch) -> dict[str, Any]:
+    """The one channel-layer message other processes get for a committed batch."""
+    return {"type": "room.ops", "origin": PROCESS_ID, "batch": batch.to_message()}
+
+
+def _event_message(document_id: str, event: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "room.event", "origin": PROCESS_ID, "doc": document_id, "event": event}
+
+
 class Member(Protocol):
     """A local connection as the manager sees it (the consumers implement this)."""
 
@@ -243,18 +252,13 @@ class RoomManager:
         batch = Batch.of(document_id, ops)
         self.deliver_local(batch)
         if self.remote:
-            await self._group_send(
-                document_id, {"type": "room.ops", "origin": PROCESS_ID, "batch": batch.to_message()}
-            )
+            await self._group_send(document_id, _ops_message(batch))
 
     async def publish_event(self, document_id: str, event: dict[str, Any]) -> None:
         event["doc"] = document_id
         self.event_local(document_id, event)
         if self.remote:
-            await self._group_send(
-                document_id,
-                {"type": "room.event", "origin": PROCESS_ID, "doc": document_id, "event": event},
-            )
+            await self._group_send(document_id, _event_message(document_id, event))
 
     async def _group_send(self, document_id: str, message: dict[str, Any]) -> None:
         try:
@@ -266,17 +270,12 @@ class RoomManager:
     def publish_from_sync(self, document_id: str, ops: Sequence[CommittedOp]) -> None:
         batch = Batch.of(document_id, ops)
         self._call_in_loop(self.deliver_local, batch)
-        self._remote_from_sync(
-            document_id, {"type": "room.ops", "origin": PROCESS_ID, "batch": batch.to_message()}
-        )
+        self._remote_from_sync(document_id, _ops_message(batch))
 
     def event_from_sync(self, document_id: str, event: dict[str, Any]) -> None:
         event["doc"] = document_id
         self._call_in_loop(self.event_local, document_id, event)
-        self._remote_from_sync(
-            document_id,
-            {"type": "room.event", "origin": PROCESS_ID, "doc": document_id, "event": event},
-        )
+        self._remote_from_sync(document_id, _event_message(document_id, event))
 
     def _call_in_loop(self, fn: Any, *args: Any) -> None:
         loop = self.loop
