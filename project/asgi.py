@@ -14,9 +14,11 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from collab.checks import warn_on_server_start  # noqa: E402
 from collab.middleware import websocket_stack  # noqa: E402
 from collab.routing import websocket_urlpatterns  # noqa: E402
 
+warn_on_server_start()  # collab.W001, once per server process
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
