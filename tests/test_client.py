@@ -430,16 +430,32 @@ async def test_cli_help_explains_each_command() -> None:
     assert code == 2 and "TEXT or --stdin" in err
 
 
-async def test_cli_append_text_and_stdin(live: LiveServer) -> None:
+async def test_cli_append_adds_lines_from_text_and_stdin(live: LiveServer) -> None:
     tokens: dict[str, str] = live.tokens  # type: ignore[attr-defined]
-    doc = live.create_document(tokens["alice"], "cli", "start\n", "none")
-    code, _, err = await run_cli("append", live.http_url, doc["id"], "one line\n", token=tokens["alice"])
-    assert code == 0, err
-    code, _, err = await run_cli(
-        "append", "--stdin", live.http_url, doc["id"], token=tokens["alice"], stdin=b"a\nb\n"
+    doc = live.create_document(tokens["alice"], "cli", "start", "none")
+
+    async def append(*args: str, stdin: bytes | None = None) -> str:
+        code, _, err = await run_cli("append", *args, token=tokens["alice"], stdin=stdin)
+        assert code == 0, err
+        return str((await server_doc(live, doc["id"], tokens["alice"]))["content"])
+
+    # on a new line: the document does not end with one
+    assert await append(live.http_url, doc["id"], "one more line") == "start\none more line"
+    # each input line is a line of its own, the first one too
+    assert (
+        await append("--stdin", live.http_url, doc["id"], stdin=b"a\nb\n") == "start\none more line\na\nb\n"
     )
+    # the document ends with a line break: nothing added before the text
+    assert await append(live.http_url, doc["id"], "c") == "start\none more line\na\nb\nc"
+    # --raw appends exactly the text
+    assert await append("--raw", live.http_url, doc["id"], "!") == "start\none more line\na\nb\nc!"
+    assert await append("--raw", "--stdin", live.http_url, doc["id"], stdin=b"?") == (
+        "start\none more line\na\nb\nc!?"
+    )
+    empty = live.create_document(tokens["alice"], "empty", "", "none")
+    code, _, err = await run_cli("append", live.http_url, empty["id"], "first", token=tokens["alice"])
     assert code == 0, err
-    assert (await server_doc(live, doc["id"], tokens["alice"]))["content"] == "start\none line\na\nb\n"
+    assert (await server_doc(live, empty["id"], tokens["alice"]))["content"] == "first"
     code, _, err = await run_cli("append", live.http_url, str(uuid.uuid4()), "x", token=tokens["alice"])
     assert code == 1 and "4404" in err and "No such document" in err
 
@@ -475,3 +491,47 @@ async def test_cli_watch_shows_live_text_people_and_state(live: LiveServer) -> N
         async with asyncio.timeout(5):
             code = await proc.wait()
     assert code == 0
+
+
+async def test_cli_watch_plain_says_connected_once_per_connection(tmp_path: Path) -> None:
+    server = LiveServer(tmp_path).start()
+    try:
+        token = server.create_users("ann")["ann"]
+        doc = server.create_document(token, "watched", "first", "none")
+        env = {**os.environ, "COLLAB_TOKEN": token}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "collab.client", "watch", "--plain", server.http_url, doc["id"],
+            cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        lines: list[str] = []
+
+        async def read_for(seconds: float, until: Callable[[], bool] = lambda: False) -> None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(seconds):
+                    while not until():
+                        line = await proc.stdout.readline()  # type: ignore[union-attr]
+                        assert line, f"watch exited; output so far: {lines}"
+                        lines.append(line.decode().rstrip("\n"))
+
+        def connected() -> list[str]:
+            return [line for line in lines if line.startswith("# connected")]
+
+        try:
+            await read_for(10, lambda: "first" in lines)
+            await read_for(1.5)  # anything queued while connecting would show up now
+            assert len(connected()) == 1, lines
+            server.restart()
+            await read_for(20, lambda: len(connected()) == 2)
+            await read_for(1.5)
+            assert len(connected()) == 2, lines
+            between = lines[
+                lines.index(connected()[0]) + 1 : len(lines) - lines[::-1].index(connected()[1]) - 1
+            ]
+            assert any(line.startswith("# reconnecting") for line in between), lines
+        finally:
+            proc.send_signal(signal.SIGINT)
+            async with asyncio.timeout(5):
+                assert await proc.wait() == 0
+    finally:
+        server.stop()

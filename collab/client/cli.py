@@ -4,6 +4,8 @@
     python -m collab.client append http://localhost:8000 <document-id> "one more line"
     tail -f build.log | python -m collab.client append --stdin http://localhost:8000 <document-id>
 
+``append`` adds lines: each starts on a line of its own (``--raw`` appends as is).
+
 The token comes from ``--token`` or the ``COLLAB_TOKEN`` environment variable.
 Exit status: 0 done, 1 the client gave up or timed out, 2 bad usage.
 """
@@ -26,7 +28,7 @@ from .document import DocumentClient
 from .errors import CollabClientError
 from .events import Participant, PresenceChanged, RemoteEdit, StateChanged
 
-__all__ = ["main", "parser"]
+__all__ = ["as_line", "main", "parser"]
 
 DESCRIPTION = """\
 Watch or type into a collab document from the command line. The client
@@ -85,13 +87,16 @@ def parser() -> argparse.ArgumentParser:
     append = commands.add_parser(
         "append",
         parents=[common],
-        help="append TEXT, or standard input as it arrives (--stdin), to the document",
-        description="Append TEXT at the end of the document, wait until the server has it, exit. "
-        "With --stdin, append standard input line by line as it arrives (typing into the "
-        "document) until end of input.",
+        help="add TEXT, or standard input as it arrives (--stdin), as lines at the end",
+        description="Add TEXT as a line at the end of the document, wait until the server has it, "
+        "exit. It starts on a new line unless the document is empty or already ends with a line "
+        "break; TEXT's own line breaks are kept as they are. With --stdin, add standard input "
+        "line by line as it arrives (typing into the document) until end of input, each line the "
+        "same way. With --raw, append exactly TEXT (or the input) at the end, no line break added.",
     )
-    append.add_argument("text", metavar="TEXT", nargs="?", help="the text to append")
-    append.add_argument("--stdin", action="store_true", help="read the text from standard input")
+    append.add_argument("text", metavar="TEXT", nargs="?", help="the text to add")
+    append.add_argument("--stdin", action="store_true", help="read the lines from standard input")
+    append.add_argument("--raw", action="store_true", help="append exactly as given: no line break before it")
     append.add_argument(
         "--timeout", type=float, default=30.0, help="seconds to wait for the server (default 30)"
     )
@@ -110,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "watch":
             return asyncio.run(_watch(client, tty=tty))
-        return asyncio.run(_append(client, args.text, stdin=args.stdin, timeout=args.timeout))
+        return asyncio.run(_append(client, args.text, stdin=args.stdin, raw=args.raw, timeout=args.timeout))
     except KeyboardInterrupt:
         return 0
     except (CollabClientError, TimeoutError, ValueError) as exc:
@@ -119,14 +124,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # -- append ------------------------------------------------------------------------
-async def _append(client: DocumentClient, text: str | None, *, stdin: bool, timeout: float) -> int:
+def as_line(document: str, text: str) -> str:
+    """``text`` as ``append`` adds it to ``document``: on a new line unless there already is one.
+
+    >>> as_line("first", "second"), as_line("first\\n", "second"), as_line("", "first")
+    ('\\nsecond', 'second', 'first')
+    """
+    return text if not document or document.endswith("\n") else "\n" + text
+
+
+async def _append(client: DocumentClient, text: str | None, *, stdin: bool, raw: bool, timeout: float) -> int:
+    async def add(piece: str) -> None:
+        await client.insert(len(client.text), piece if raw else as_line(client.text, piece))
+
     await client.start(timeout=timeout)
     try:
         if text is not None:
-            await client.insert(len(client.text), text)
+            await add(text)
         else:
             async for line in _LineIterator(sys.stdin):
-                await client.insert(len(client.text), line)
+                await add(line)
         await client.close(timeout=timeout)
     finally:
         await client.stop()
@@ -159,8 +176,10 @@ class _LineIterator:
 
 # -- watch ---------------------------------------------------------------------------
 async def _watch(client: DocumentClient, *, tty: bool) -> int:
-    events = client.events()
     await client.start()
+    # subscribed after start: the first draw shows the state and text start() reached, and the
+    # events queued on the way there (connecting, connected) would only repeat it
+    events = client.events()
     state = [client.state, ""]
     render = _Screen(client) if tty else _Plain(client)
     render.draw(*state)
