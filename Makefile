@@ -3,8 +3,20 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PIP_FLAGS := --disable-pip-version-check -q
+NPM := $(shell command -v npm)
+NPM_STAMP := node_modules/.npm-ci.stamp
 
 .PHONY: run test test-fast lint format bench multi clean
+
+# The npm packages of package.json (Yjs clients for the tests, TipTap and esbuild for the yjs
+# demo page), installed again only when the lockfile changes. Without npm: a note, and the tests
+# that need them skip (fail under CI=true).
+$(NPM_STAMP): package.json package-lock.json
+	@if [ -n "$(NPM)" ]; then \
+	  npm ci --no-audit --no-fund --loglevel=error && touch $@ || echo "npm ci failed: see above"; \
+	else \
+	  echo "npm is not installed: the Yjs client tests and the yjs demo page's editor need it (apt-get install npm)."; \
+	fi
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +37,7 @@ run: $(VENV)/.runtime
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
 ## Set up and run the whole suite (unit, live-server, PostgreSQL/Redis, browser).
-test: $(VENV)/.dev
+test: $(VENV)/.dev $(NPM_STAMP)
 	bash scripts/ensure-browser.sh
 	bash scripts/test.sh $(PYTEST_ARGS)
 
@@ -51,4 +63,4 @@ multi: $(VENV)/.runtime
 	bash scripts/multi.sh
 
 clean:
-	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm artifacts
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm artifacts node_modules
