@@ -22,9 +22,10 @@ from django.utils.safestring import SafeString
 
 from collab import editing, presence
 from collab.exceptions import CollabError
-from collab.models import Document, Membership, Operation, Snapshot
+from collab.models import Document, Kind, Membership, Operation, Snapshot, YjsUpdate
 from collab.ot import diff
 from collab.rooms import manager
+from collab.yjs import documents as yjs_documents
 
 
 class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -50,6 +51,27 @@ class OperationInline(admin.TabularInline):  # type: ignore[type-arg]
         return False
 
 
+class YjsUpdateInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = YjsUpdate
+    extra = 0
+    can_delete = False
+    fields = ["version", "size", "user", "session", "created_at"]
+    readonly_fields = fields
+    ordering = ["-version"]
+    max_num = 0
+    verbose_name_plural = "Update log, since the latest snapshot (newest first)"
+
+    @admin.display(description="bytes")
+    def size(self, obj: YjsUpdate) -> int:
+        return len(obj.data or b"")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class DocumentForm(forms.ModelForm):  # type: ignore[type-arg]
     """The text exactly as typed, and the version the form showed.
 
@@ -63,7 +85,7 @@ class DocumentForm(forms.ModelForm):  # type: ignore[type-arg]
 
     class Meta:
         model = Document
-        fields = ["title", "owner", "public_role", "content"]
+        fields = ["title", "owner", "public_role", "kind", "content"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -73,6 +95,8 @@ class DocumentForm(forms.ModelForm):  # type: ignore[type-arg]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
+        if self.instance.kind == Kind.YJS and not self.instance._state.adding:
+            return cleaned  # the text of a yjs document is shown, not edited here
         if not self.instance._state.adding:
             current = Document.objects.get(pk=self.instance.pk)
             version = cleaned.get("base_version")
@@ -93,8 +117,8 @@ class DocumentForm(forms.ModelForm):  # type: ignore[type-arg]
 
 @admin.register(Document)
 class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ["title", "owner", "version", "public_role", "connected_now", "updated_at"]
-    list_filter = ["public_role", "created_at", "updated_at"]
+    list_display = ["title", "kind", "owner", "version", "public_role", "connected_now", "updated_at"]
+    list_filter = ["kind", "public_role", "created_at", "updated_at"]
     search_fields = ["title", "owner__username", "id"]
     autocomplete_fields = ["owner"]
     readonly_fields = ["id", "version", "created_at", "updated_at", "snapshot_link", "live_sessions"]
@@ -104,6 +128,30 @@ class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     ]  # fmt: skip
     form = DocumentForm
     inlines = [MembershipInline, OperationInline]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        if obj is None:
+            return ["title", "owner", "public_role", "kind", "content"]
+        if obj.kind == Kind.YJS:
+            return [
+                "id", "title", "owner", "public_role", "kind", "yjs_text", "version",
+                "live_sessions", "created_at", "updated_at",
+            ]  # fmt: skip
+        return [*self.fields[:4], "kind", *self.fields[4:]]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        if obj is None:
+            return []
+        return [*self.readonly_fields, "kind", "yjs_text"]
+
+    def get_inlines(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        if obj is not None and obj.kind == Kind.YJS:
+            return [MembershipInline, YjsUpdateInline]
+        return list(self.inlines)
+
+    @admin.display(description="text of the Y.Text “content”")
+    def yjs_text(self, obj: Document) -> SafeString:
+        return format_html('<pre style="white-space: pre-wrap">{}</pre>', yjs_documents.text(obj))
 
     @admin.display(description="connected")
     def connected_now(self, obj: Document) -> int:
@@ -170,7 +218,8 @@ class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def save_model(self, request: HttpRequest, obj: Document, form: Any, change: bool) -> None:
         if not change:
-            created = editing.create_document(
+            create = yjs_documents.create if obj.kind == Kind.YJS else editing.create_document
+            created = create(
                 owner=obj.owner, title=obj.title, content=obj.content, public_role=obj.public_role
             )
             obj.pk = created.pk
@@ -178,7 +227,7 @@ class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             obj.refresh_from_db()
             return
         base_version, base_text = form.base
-        op = diff(base_text, obj.content)
+        op = diff(base_text, obj.content) if obj.kind == Kind.TEXT else []
         if op:
             editing.commit(editing.EditRequest(obj.pk, base_version, op, user=request.user))
         others = [f for f in form.changed_data if f in ("title", "owner", "public_role")]

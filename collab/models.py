@@ -1,7 +1,10 @@
 """Documents, their members, their op log and periodic snapshots.
 
-The op log is the source of truth: ``Document.content`` at ``Document.version``
-always equals replaying every ``Operation`` on the snapshot at version 0.
+A document has a ``kind``: ``text`` (the op log is the source of truth:
+``Document.content`` at ``Document.version`` always equals replaying every
+``Operation`` on the snapshot at version 0) or ``yjs`` (the source of truth is
+the latest ``YjsSnapshot`` plus the ``YjsUpdate`` rows after it; ``content``
+stays empty and ``version`` counts the updates stored so far).
 Uniqueness of (document, version) is what orders edits across processes.
 """
 
@@ -23,6 +26,13 @@ class Role(models.TextChoices):
 
 ROLE_RANK = {Role.NONE: 0, Role.VIEWER: 1, Role.EDITOR: 2, Role.OWNER: 3}
 PUBLIC_ROLES = (Role.NONE, Role.VIEWER, Role.EDITOR)
+
+
+class Kind(models.TextChoices):
+    TEXT = "text", "Text"
+    YJS = "yjs", "Yjs"
+
+
 MEMBER_ROLES = (Role.VIEWER, Role.EDITOR, Role.OWNER)
 
 
@@ -39,6 +49,7 @@ class Document(models.Model):
         choices=[(r.value, r.label) for r in PUBLIC_ROLES],
         default=Role.NONE,
     )
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.TEXT)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
@@ -101,3 +112,41 @@ class Snapshot(models.Model):
             models.UniqueConstraint(fields=["document", "version"], name="unique_snapshot_version")
         ]
         ordering = ["document", "version"]
+
+
+class YjsUpdate(models.Model):
+    """One stored Yjs update (v1 encoding) of a yjs document: ``version`` is its place in the log."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="yjs_updates")
+    version = models.PositiveIntegerField()
+    data = models.BinaryField()
+    session = models.CharField(max_length=64, blank=True, default="")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["document", "version"], name="unique_yjs_update_version")
+        ]
+        ordering = ["document", "version"]
+
+    def __str__(self) -> str:
+        return f"{self.document_id} update {self.version}"
+
+
+class YjsSnapshot(models.Model):
+    """The whole state of a yjs document (one merged update) with every update up to ``version`` in it."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="yjs_snapshots")
+    version = models.PositiveIntegerField()
+    state = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["document", "version"], name="unique_yjs_snapshot_version")
+        ]
+        ordering = ["document", "version"]
+
+    def __str__(self) -> str:
+        return f"{self.document_id} state at {self.version}"

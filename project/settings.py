@@ -200,6 +200,13 @@ SPECTACULAR_SETTINGS = {
 COLLAB = {
     "MAX_MESSAGE_BYTES": env_int("COLLAB_MAX_MESSAGE_BYTES", 262144),
     "MAX_DOCUMENT_CHARS": env_int("COLLAB_MAX_DOCUMENT_CHARS", 1_000_000),
+    # yjs documents: the largest stored state (bytes of the merged Yjs update)
+    "MAX_DOCUMENT_BYTES": env_int("COLLAB_MAX_DOCUMENT_BYTES", 8 * 1024 * 1024),
+    # yjs documents: updates are merged into a snapshot every this many updates or bytes
+    "YJS_COMPACT_EVERY": env_int("COLLAB_YJS_COMPACT_EVERY", 200),
+    "YJS_COMPACT_BYTES": env_int("COLLAB_YJS_COMPACT_BYTES", 1024 * 1024),
+    # yjs documents: a live document is unloaded this many seconds after its last connection left
+    "YJS_UNLOAD_GRACE": float(os.environ.get("COLLAB_YJS_UNLOAD_GRACE", "10")),
     # token bucket per connection: sustained rate and burst (messages)
     "RATE_PER_SECOND": env_int("COLLAB_RATE_PER_SECOND", 500),
     "RATE_BURST": env_int("COLLAB_RATE_BURST", 2000),

@@ -276,3 +276,34 @@ def test_creating_a_document_in_the_admin_makes_its_version_0_snapshot(
     assert not Operation.objects.filter(document=doc).exists()
     assert Membership.objects.get(document=doc).user == bob
     assert Document.objects.count() == 1
+
+
+def test_yjs_document_shows_kind_text_and_update_log(site: Client, alice: User) -> None:
+    from collab.yjs import documents as yjs_documents
+
+    document = yjs_documents.create(owner=alice, title="Rich", content="héllo <b>")
+    yjs_documents.replace_text(document, "héllo <b> world", user=alice)
+    document.refresh_from_db()
+    page = site.get(admin_url("document", "change", document.pk))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "héllo &lt;b&gt; world" in html  # the text of the Y.Text, escaped
+    assert "Update log" in html and "History (newest first)" not in html
+    listing = site.get(admin_url("document", "changelist") + "?kind=yjs").content.decode()
+    assert "Rich" in listing and "Shopping" not in listing
+    # saving the title leaves the state alone
+    data = form_data(page)
+    data["title"] = "Rich text"
+    assert site.post(admin_url("document", "change", document.pk), data).status_code == 302
+    assert yjs_documents.text(Document.objects.get(pk=document.pk)) == "héllo <b> world"
+    assert Document.objects.get(pk=document.pk).title == "Rich text"
+
+
+def test_admin_creates_a_yjs_document(site: Client, alice: User) -> None:
+    from collab.yjs import documents as yjs_documents
+
+    data = form_data(site.get(admin_url("document", "add")))
+    data.update({"title": "Made in admin", "owner": alice.pk, "kind": "yjs", "content": "start"})
+    assert site.post(admin_url("document", "add"), data).status_code == 302
+    document = Document.objects.get(title="Made in admin")
+    assert document.kind == "yjs" and yjs_documents.text(document) == "start"

@@ -35,7 +35,7 @@ from tests.conftest import client_for
 pytestmark = pytest.mark.django_db
 
 DOC_FIELDS = {
-    "id", "title", "content", "version", "owner", "public_role", "role", "created_at", "updated_at",
+    "id", "title", "content", "version", "owner", "public_role", "role", "kind", "created_at", "updated_at",
 }  # fmt: skip
 OP_FIELDS = {"version", "op", "client_id", "seq", "user", "created_at"}
 RANK = {"none": 0, "viewer": 1, "editor": 2, "owner": 3}

@@ -14,8 +14,9 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from collab.models import MEMBER_ROLES, PUBLIC_ROLES, Document, Membership
+from collab.models import MEMBER_ROLES, PUBLIC_ROLES, Document, Kind, Membership
 from collab.users import user_info
+from collab.yjs import documents as yjs_documents
 
 PUBLIC_ROLE_CHOICES = [r.value for r in PUBLIC_ROLES]
 MEMBER_ROLE_CHOICES = [r.value for r in MEMBER_ROLES]
@@ -59,18 +60,33 @@ class DocumentSerializer(serializers.ModelSerializer[Document]):
     title = StrictCharField(min_length=1, max_length=200, trim_whitespace=False)
     content = StrictCharField(required=False, allow_blank=True, trim_whitespace=False, default="")
     public_role = serializers.ChoiceField(choices=PUBLIC_ROLE_CHOICES, required=False)
+    kind = serializers.ChoiceField(choices=[k.value for k in Kind], required=False, default=Kind.TEXT.value)
+    limits = serializers.SerializerMethodField(
+        help_text="yjs documents only: {max_message_bytes, max_document_bytes}"
+    )
 
     class Meta:
         model = Document
         fields = [
             "id", "title", "content", "version", "owner", "public_role",
-            "role", "created_at", "updated_at",
+            "role", "kind", "limits", "created_at", "updated_at",
         ]  # fmt: skip
-        read_only_fields = ["id", "version", "owner", "role", "created_at", "updated_at"]
+        read_only_fields = ["id", "version", "owner", "role", "limits", "created_at", "updated_at"]
 
     def get_role(self, document: Document) -> str:
         roles: dict[Any, str] = self.context.get("roles", {})
         return roles.get(document.pk, "none")
+
+    def get_limits(self, document: Document) -> dict[str, int] | None:
+        return yjs_documents.limits() if document.kind == Kind.YJS else None
+
+    def to_representation(self, instance: Document) -> dict[str, Any]:
+        data: dict[str, Any] = dict(super().to_representation(instance))
+        if instance.kind == Kind.YJS:
+            data["content"] = yjs_documents.text(instance)
+        else:
+            data.pop("limits", None)
+        return data
 
 
 class DocumentUpdateSerializer(serializers.Serializer[Any]):

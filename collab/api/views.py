@@ -13,6 +13,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -24,7 +25,8 @@ from rest_framework.response import Response
 from collab import access, editing, live, presence
 from collab.api import serializers as s
 from collab.exceptions import NotFound as CollabNotFound
-from collab.models import Document, Membership
+from collab.models import Document, Kind, Membership
+from collab.yjs import documents as yjs_documents
 
 
 def _int_param(request: Request, name: str, default: int, *, low: int, high: int | None = None) -> int:
@@ -79,6 +81,12 @@ class DocumentViewSet(
         return []
 
     # -- the 401/404 rule and role checks ---------------------------------
+    def require_kind(self, document: Document, kind: str, what: str) -> None:
+        if document.kind != kind:
+            raise serializers.ValidationError(
+                {"detail": f"This is a {document.kind} document; {what}/ is for {kind} documents."}
+            )
+
     def document(self) -> tuple[Document, str]:
         try:
             return access.resolve(self.request.user, self.kwargs["pk"])
@@ -108,7 +116,8 @@ class DocumentViewSet(
         serializer = s.DocumentSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        document = editing.create_document(
+        create = yjs_documents.create if data.get("kind") == Kind.YJS else editing.create_document
+        document = create(
             owner=request.user,
             title=data["title"],
             content=data.get("content", ""),
@@ -129,7 +138,10 @@ class DocumentViewSet(
         if "public_role" in data:
             self.require(role, "own", "change who can see this document")
         if "content" in data:
-            editing.replace_content(document, data["content"], user=request.user)
+            if document.kind == Kind.YJS:
+                yjs_documents.replace_text(document, data["content"], user=request.user)
+            else:
+                editing.replace_content(document, data["content"], user=request.user)
         fields = {k: data[k] for k in ("title", "public_role") if k in data}
         if fields:
             for key, value in fields.items():
@@ -159,6 +171,7 @@ class DocumentViewSet(
     @action(detail=True, methods=["get", "post"])
     def ops(self, request: Request, pk: str | None = None) -> Response:
         document, role = self.document()
+        self.require_kind(document, Kind.TEXT, "ops")
         if request.method == "GET":
             since = _int_param(request, "since", 0, low=0)
             # like DRF's paginators, a limit above the maximum is capped, not refused
@@ -201,8 +214,38 @@ class DocumentViewSet(
         document, _ = self.document()
         raw = request.query_params.get("version")
         wanted = None if raw in (None, "") else _int_param(request, "version", 0, low=0)
+        if document.kind == Kind.YJS:
+            if wanted is not None and wanted != document.version:
+                raise NotFound(
+                    f"A yjs document keeps no text history; the current version is {document.version}."
+                )
+            return Response({"version": document.version, "content": yjs_documents.text(document)})
         version, content = editing.snapshot_at(document, wanted)
         return Response({"version": version, "content": content})
+
+    @extend_schema(
+        methods=["GET"],
+        responses={(200, "application/octet-stream"): bytes},
+        description="yjs documents: the whole state as one Yjs update (v1).",
+    )
+    @extend_schema(
+        methods=["POST"],
+        request={"application/octet-stream": bytes},
+        responses={204: None},
+        description="yjs documents: apply a Yjs update (v1) like a live one (editors and owners).",
+    )
+    @action(detail=True, methods=["get", "post"])
+    def state(self, request: Request, pk: str | None = None) -> HttpResponse:
+        document, role = self.document()
+        self.require_kind(document, Kind.YJS, "state")
+        if request.method == "GET":
+            version, state = yjs_documents.state(document)
+            response = HttpResponse(state, content_type="application/octet-stream")
+            response["X-Collab-Version"] = str(version)
+            return response
+        self.require(role, "edit", "edit this document")
+        yjs_documents.apply_update(document, bytes(request.body), user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses=s.PresenceEntrySerializer(many=True))
     @action(detail=True, methods=["get"])
