@@ -1,4 +1,4 @@
-"""Wire messages: pydantic schemas discriminated on ``type``, and the code enums. No Django.
+"""Wire messages: pydantic schemas discriminated on ``type``. No Django.
 
 Every frame is ``{"type": "<name>", "payload": {...}}``. ``parse`` turns raw
 frame text into a typed message or raises ``ProtocolError`` with a code from
@@ -10,14 +10,15 @@ PROTOCOL.md section 5 and a sentence that names the offending field::
     Traceback (most recent call last):
     ProtocolError: payload.version: Input should be greater than or equal to 0
 
-``frame(type, payload)`` serializes a server message once, compactly.
+``frame(type, payload)`` serializes a server message once, compactly. The codes
+(``ErrorCode``, ``CloseCode``) live in ``collab.codes`` and are re-exported here.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from enum import IntEnum, StrEnum
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -31,6 +32,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic import ValidationError as PydanticValidationError
+
+from collab.codes import CloseCode, ErrorCode
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -68,41 +71,6 @@ class MessageType(StrEnum):
     SUBSCRIBE = "subscribe"
     UNSUBSCRIBE = "unsubscribe"
     SUBSCRIBED = "subscribed"
-
-
-class ErrorCode(StrEnum):
-    INVALID_JSON = "invalid_json"
-    INVALID_MESSAGE = "invalid_message"
-    UNKNOWN_TYPE = "unknown_type"
-    MESSAGE_TOO_LARGE = "message_too_large"
-    RATE_LIMITED = "rate_limited"
-    FORBIDDEN = "forbidden"
-    INVALID_OP = "invalid_op"
-    VERSION_AHEAD = "version_ahead"
-    HISTORY_UNAVAILABLE = "history_unavailable"
-    DOCUMENT_TOO_LARGE = "document_too_large"
-    SERVER_ERROR = "server_error"
-    # added: why a connection is being closed
-    UNAUTHORIZED = "unauthorized"
-    NOT_FOUND = "not_found"
-    ACCESS_REVOKED = "access_revoked"
-    DOCUMENT_DELETED = "document_deleted"
-    TOO_SLOW = "too_slow"
-    PROTOCOL_ABUSE = "protocol_abuse"
-    SESSION_CLOSED = "session_closed"
-
-
-class CloseCode(IntEnum):
-    CLOSED_BY_ADMIN = 4001  # added: an administrator closed this session (do not reconnect)
-    GOING_AWAY = 1001
-    SERVER_ERROR = 1011
-    PROTOCOL_ABUSE = 4400
-    UNAUTHORIZED = 4401
-    ACCESS_REVOKED = 4403
-    NOT_FOUND = 4404
-    TOO_SLOW = 4408
-    DOCUMENT_DELETED = 4410
-    RATE_LIMITED = 4429
 
 
 class ProtocolError(Exception):

@@ -11,10 +11,10 @@ the handler while the loop sends what the handler has queued and calls its
     ...
     await conn.stop()          # returns within about close_timeout (0.5 s)
 
-Close codes 1001, 1005, 1006, 1011, 1012, 1013 and 4408, and network errors,
-reconnect after ``Backoff`` delays (reset once a connection has been healthy
-for ``backoff.reset_after`` seconds); other codes, and HTTP 4xx refusals of the
-handshake, give up with a ``GaveUp`` error that says why. Each reconnect is
+The close codes of ``collab.codes.RECONNECT_CODES`` (1001, 1005, 1006, 1011,
+1012, 1013 and 4408), and network errors, reconnect after ``Backoff`` delays
+(reset once a connection has been healthy for ``backoff.reset_after`` seconds);
+other codes, and HTTP 4xx refusals of the handshake, give up with a ``GaveUp`` error that says why. Each reconnect is
 logged at WARNING with the reason and the delay; the token never is.
 """
 
@@ -30,6 +30,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+
+from collab.codes import CloseCode
 
 from .backoff import Backoff
 from .errors import CollabClientError, GaveUp, close_action, describe_close
@@ -249,11 +251,11 @@ class Connection:
                 self._wake.clear()
                 self.handler.tick(loop.time())
                 if self._stopping or self.handler.fatal() is not None:
-                    await ws.close(1000, "client stopped")
+                    await ws.close(CloseCode.NORMAL, "client stopped")
                     return
                 why = self.handler.reconnect_reason()
                 if why is not None:
-                    await ws.close(1000, "reconnecting")
+                    await ws.close(CloseCode.NORMAL, "reconnecting")
                     raise _Reconnect(why)
                 if reader.done():
                     raise self._closed(ws, reader)
@@ -294,7 +296,7 @@ class Connection:
             log.error("%s: handling a message failed", redact(self.url), exc_info=exc)
             return _Reconnect(f"client error ({type(exc).__name__}: {exc})")
         rcvd = exc.rcvd if isinstance(exc, ConnectionClosed) else None
-        code = rcvd.code if rcvd is not None else 1006
+        code = rcvd.code if rcvd is not None else CloseCode.ABNORMAL
         reason = rcvd.reason if rcvd is not None else ""
         if close_action(code) == "reconnect":
             return _Reconnect(f"connection closed with {describe_close(code, reason)}")

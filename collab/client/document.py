@@ -25,6 +25,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
+from collab.codes import CLOSE_ERRORS
 from collab.ot import Op
 
 from .backoff import Backoff
@@ -36,17 +37,6 @@ from .session import Session
 __all__ = ["DocumentClient", "EventStream", "document_url"]
 
 log = logging.getLogger("collab.client")
-
-# the ``error`` code the server sends just before each give-up close code
-_CLOSE_ERRORS = {
-    4001: "session_closed",
-    4400: "protocol_abuse",
-    4401: "unauthorized",
-    4403: "access_revoked",
-    4404: "not_found",
-    4410: "document_deleted",
-    4429: "rate_limited",
-}
 
 
 def document_url(url: str, document_id: str, token: str | None = None) -> str:
@@ -409,7 +399,7 @@ class _Driver:
 
     def close_error(self, code: int, reason: str) -> GaveUp:
         error, message = self.session.last_error
-        if _CLOSE_ERRORS.get(code) != error:
+        if CLOSE_ERRORS.get(code) != error:
             error, message = "", ""
         return gave_up(code, reason, error, message)
 

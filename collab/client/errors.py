@@ -1,5 +1,7 @@
 """The client's exceptions, and what each WebSocket close code means for it. No I/O.
 
+The codes themselves, and which close codes mean "reconnect", are ``collab.codes``.
+
 ::
 
     CollabClientError
@@ -26,6 +28,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from collab.codes import CLOSE_NAMES, RECONNECT_CODES, CloseCode, describe_close, reconnects
+
 __all__ = [
     "RECONNECT_CODES",
     "AccessRevoked",
@@ -44,28 +48,6 @@ __all__ = [
     "gave_up",
 ]
 
-# PROTOCOL.md section 4: reconnect after 1001, 1006, 1011 and 4408. Also 1005 (closed
-# without a code, like 1006), and the standard 1012 "service restart" / 1013 "try again later".
-RECONNECT_CODES = frozenset({1001, 1005, 1006, 1011, 1012, 1013, 4408})
-
-_CLOSE_NAMES = {
-    1000: "normal closure",
-    1001: "server going away",
-    1005: "no status code",
-    1006: "connection lost",
-    1011: "server error",
-    1012: "service restart",
-    1013: "try again later",
-    4001: "closed by an administrator",
-    4400: "protocol abuse",
-    4401: "unauthorized",
-    4403: "access revoked",
-    4404: "not found",
-    4408: "too slow to keep up",
-    4410: "document deleted",
-    4429: "rate-limit abuse",
-}
-
 
 class CollabClientError(Exception):
     """Base class of every error the client raises."""
@@ -77,7 +59,7 @@ class GaveUp(CollabClientError):
     def __init__(self, code: int, reason: str = "", error: str = "", message: str = "") -> None:
         self.code, self.reason, self.error, self.server_message = code, reason, error, message
         why = f" ({error})" if error else ""
-        detail = message or reason or _CLOSE_NAMES.get(code, "")
+        detail = message or reason or CLOSE_NAMES.get(code, "")
         super().__init__(f"the server closed the connection with {code}{why}: {detail}".rstrip(": "))
 
 
@@ -118,23 +100,17 @@ class SyncTimeout(CollabClientError, TimeoutError):
 
 
 _BY_CODE: dict[int, type[GaveUp]] = {
-    4001: SessionClosed,
-    4401: Unauthorized,
-    4403: AccessRevoked,
-    4404: DocumentNotFound,
-    4410: DocumentDeleted,
+    CloseCode.CLOSED_BY_ADMIN: SessionClosed,
+    CloseCode.UNAUTHORIZED: Unauthorized,
+    CloseCode.ACCESS_REVOKED: AccessRevoked,
+    CloseCode.NOT_FOUND: DocumentNotFound,
+    CloseCode.DOCUMENT_DELETED: DocumentDeleted,
 }
 
 
 def close_action(code: int) -> Literal["reconnect", "give_up"]:
     """What a client does when the connection closes with ``code``."""
-    return "reconnect" if code in RECONNECT_CODES else "give_up"
-
-
-def describe_close(code: int, reason: str = "") -> str:
-    """``"1006 (connection lost)"``, with the server's reason when it gave one."""
-    name = _CLOSE_NAMES.get(code, "unknown code")
-    return f"{code} ({name}{': ' + reason if reason else ''})"
+    return "reconnect" if reconnects(code) else "give_up"
 
 
 def gave_up(code: int, reason: str = "", error: str = "", message: str = "") -> GaveUp:

@@ -42,6 +42,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from collab.codes import ErrorCode
 from collab.ot import (
     ClientStateError,
     InvalidOperation,
@@ -74,8 +75,11 @@ __all__ = ["Phase", "Session"]
 
 Phase = Literal["offline", "handshake", "resyncing", "live", "recovering"]
 EDITOR_ROLES = frozenset({"owner", "editor"})
-REJECTED = frozenset({"invalid_op", "forbidden", "document_too_large", "invalid_message"})
-MAYBE_DROPPED = frozenset({"rate_limited", "server_error"})  # the edit may not have been processed
+# errors about our edit after which the server dropped it, and after which it may not have processed it
+REJECTED = frozenset(
+    {ErrorCode.INVALID_OP, ErrorCode.FORBIDDEN, ErrorCode.DOCUMENT_TOO_LARGE, ErrorCode.INVALID_MESSAGE}
+)
+MAYBE_DROPPED = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.SERVER_ERROR})
 
 
 def _dumps(kind: str, payload: Mapping[str, Any]) -> str:
@@ -399,11 +403,11 @@ class Session:
             and ref.get("client_id") == self.client_id
             and ref.get("seq") == self._inflight_seq
         )
-        if code == "version_ahead" and (mine or ref == "sync"):
+        if code == ErrorCode.VERSION_AHEAD and (mine or ref == "sync"):
             self._fail(ResumeFailed(f"the server is behind this client: {message}"))
         elif mine and code in REJECTED:
             self._reject(code, message, now)
-        elif ref == "sync" and code == "history_unavailable":
+        elif ref == "sync" and code == ErrorCode.HISTORY_UNAVAILABLE:
             self._sync_since = None
             self._start_recovery(f"the server cannot send the history we missed ({message})")
         else:

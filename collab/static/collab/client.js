@@ -21,6 +21,7 @@
  * @module
  */
 
+import { CloseCode } from "./codes.js";
 import { Session, randomClientId } from "./session.js";
 
 export { Session, randomClientId };
@@ -266,10 +267,10 @@ export class CollabClient extends EventTarget {
     const ws = this.ws;
     if (ws) {
       this.detach(ws);
-      ws.close(1000);
+      ws.close(CloseCode.NORMAL);
     }
     this.ws = null;
-    this.session.closed(1000, true);
+    this.session.closed(CloseCode.NORMAL, true);
     this.pump();
     this.setState("closed");
     if (typeof globalThis.removeEventListener === "function") globalThis.removeEventListener("online", this.onOnline);
@@ -362,11 +363,11 @@ export class CollabClient extends EventTarget {
     if (!ws) return;
     this.detach(ws);
     try {
-      ws.close(4000, "reconnecting");
+      ws.close(CloseCode.CLIENT_RECONNECTING, "reconnecting");
     } catch {
       // already closing
     }
-    this.closedWith(1006, now);
+    this.closedWith(CloseCode.ABNORMAL, now);
   }
 
   /**

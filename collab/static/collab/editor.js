@@ -10,6 +10,7 @@
  */
 
 import { CollabClient } from "./client.js";
+import { ErrorCode } from "./codes.js";
 import { cpLength } from "./text.js";
 import { bindTextarea, drawCursors } from "./textarea.js";
 
@@ -157,7 +158,7 @@ function main() {
   client.on("pending", refreshControls);
   client.on("ack", refreshControls);
   client.on("error", ({ code, message: text }) => {
-    if (code === "rate_limited") return; // transient: the client recovers by itself
+    if (code === ErrorCode.RATE_LIMITED) return; // transient: the client recovers by itself
     say(text, code);
   });
   client.on("closed", ({ reconnect, message: text, code }) => {

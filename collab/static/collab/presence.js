@@ -16,6 +16,7 @@
  */
 
 import { backoffDelay, websocketUrl } from "./client.js";
+import { CloseCode, RECONNECT_CODES } from "./codes.js";
 
 /** @typedef {import("./session.js").PresenceEntry} PresenceEntry */
 
@@ -75,7 +76,7 @@ export class PresenceRoom extends EventTarget {
     clearTimeout(this.timer);
     if (this.ws) {
       this.ws.onclose = null;
-      this.ws.close(1000);
+      this.ws.close(CloseCode.NORMAL);
     }
     this.ws = null;
     this.setState("closed");
@@ -96,7 +97,7 @@ export class PresenceRoom extends EventTarget {
       this.ws = null;
       for (const id of this.entries.keys()) this.entries.set(id, new Map());
       for (const id of this.entries.keys()) this.emitDocument(id);
-      if (this.stopped || ![1001, 1005, 1006, 1011, 1012, 1013, 4408].includes(event.code)) {
+      if (this.stopped || !RECONNECT_CODES.has(event.code)) {
         this.setState("closed");
         return;
       }

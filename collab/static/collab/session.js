@@ -29,6 +29,7 @@
  * @module
  */
 
+import { CLOSE_ERRORS, CloseCode, ErrorCode, RECONNECT_CODES } from "./codes.js";
 import { check, diff, isNoop, transformPosition } from "./ot.js";
 import { OTClient } from "./otclient.js";
 import { cpLength, diffAround } from "./text.js";
@@ -47,25 +48,23 @@ import { UndoManager } from "./undo.js";
 /** @typedef {{ version: number, op: Op, session: string }} HistoryItem */
 
 /** Close codes after which a client reconnects (PROTOCOL.md section 4, plus the standard "try again" ones). */
-export const RECONNECT_CODES = new Set([1001, 1005, 1006, 1011, 1012, 1013, 4408]);
+export { RECONNECT_CODES };
 
 /** What to tell a person when the server closes for good. */
 export const CLOSE_MESSAGES = /** @type {Record<number, string>} */ ({
-  4001: "An administrator closed this session.",
-  4400: "The connection was closed after too many invalid messages.",
-  4401: "Sign in to open this document.",
-  4403: "Your access to this document was removed.",
-  4404: "This document does not exist, or you cannot open it.",
-  4410: "This document was deleted.",
-  4429: "The connection was closed: too many messages.",
+  [CloseCode.CLOSED_BY_ADMIN]: "An administrator closed this session.",
+  [CloseCode.PROTOCOL_ABUSE]: "The connection was closed after too many invalid messages.",
+  [CloseCode.UNAUTHORIZED]: "Sign in to open this document.",
+  [CloseCode.ACCESS_REVOKED]: "Your access to this document was removed.",
+  [CloseCode.NOT_FOUND]: "This document does not exist, or you cannot open it.",
+  [CloseCode.DOCUMENT_DELETED]: "This document was deleted.",
+  [CloseCode.RATE_LIMITED]: "The connection was closed: too many messages.",
 });
 
 /** Errors about our own edit after which the server dropped it: start again from the server's text. */
-const EDIT_DROPPED = new Set(["forbidden", "invalid_op", "document_too_large", "invalid_message", "version_ahead"]);
-/** Error codes the server sends just before closing the connection. */
-const CLOSING_ERRORS = new Set([
-  "unauthorized", "not_found", "access_revoked", "document_deleted", "too_slow",
-  "protocol_abuse", "session_closed", "rate_limited",
+const EDIT_DROPPED = new Set([
+  ErrorCode.FORBIDDEN, ErrorCode.INVALID_OP, ErrorCode.DOCUMENT_TOO_LARGE, ErrorCode.INVALID_MESSAGE,
+  ErrorCode.VERSION_AHEAD,
 ]);
 const EDITOR_ROLES = new Set(["editor", "owner"]);
 const HISTORY_KEPT = 500;
@@ -217,7 +216,7 @@ export class Session {
     const reconnect = RECONNECT_CODES.has(code);
     const message = reconnect
       ? "Connection lost; reconnecting."
-      : (this.lastError && CLOSING_ERRORS.has(this.lastError.code) && this.lastError.message) ||
+      : (this.lastError && CLOSE_ERRORS[code] === this.lastError.code && this.lastError.message) ||
         CLOSE_MESSAGES[code] ||
         `The connection closed (code ${code}).`;
     if (!byUs) this.emit("closed", { code, message, reconnect });
@@ -499,7 +498,7 @@ export class Session {
       this.emitPresence();
     }
     if (!this.canEdit && this.pending) {
-      this.hardReset("forbidden", "You can no longer edit this document; your unsaved changes were undone.");
+      this.hardReset(ErrorCode.FORBIDDEN, "You can no longer edit this document; your unsaved changes were undone.");
     }
   }
 
@@ -515,7 +514,7 @@ export class Session {
       }
       return;
     }
-    if (code === "history_unavailable") {
+    if (code === ErrorCode.HISTORY_UNAVAILABLE) {
       this.hardReset(code, message);
       return;
     }
