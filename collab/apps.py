@@ -1,4 +1,4 @@
-"""App config: ``ready()`` only wires system checks and signals."""
+"""App config: ``ready()`` only wires system checks, signals and log redaction."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ class CollabConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from collab import log_redaction
+
+        log_redaction.install()  # the servers' own log handlers redact credentials too
         from collab import checks, rooms, signals  # noqa: F401  (registers checks and receivers)
 
         rooms.install()  # REST and admin commits reach live rooms

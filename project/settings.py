@@ -231,10 +231,13 @@ COLLAB = {
     "PRESENCE_HEARTBEAT": env_int("COLLAB_PRESENCE_HEARTBEAT", 10),
 }
 
+# Credentials never reach a log: the filter redacts token=, ticket=, session cookies and
+# Authorization values; collab.log_redaction.install() adds it to the servers' own handlers.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact_secrets": {"()": "collab.log_redaction.RedactSecrets"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_secrets"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
     "loggers": {
         "daphne": {"level": "WARNING"},

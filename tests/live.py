@@ -1,4 +1,4 @@
-"""A real server process for live tests: daphne (or uvicorn) on a free port, its own database.
+"""A real server process for live tests: daphne (or uvicorn, or runserver) on a free port, its own database.
 
 server = LiveServer(tmp_path).start()
 tokens = server.create_users("alice", "bob")        # {"alice": "<token>", ...}
@@ -42,11 +42,13 @@ class LiveServer:
         env: dict[str, str] | None = None,
         server: str = "daphne",
         migrate: bool = True,
+        verbose: bool = False,
     ) -> None:
         self.tmp_path = Path(tmp_path)
         self.port = port or free_port()
         self.database_url = database_url or f"sqlite:///{self.tmp_path / 'live.sqlite3'}"
         self.server = server
+        self.verbose = verbose  # the servers' most talkative logging (uvicorn trace, daphne -v 2)
         self.env = {
             **os.environ,
             "DATABASE_URL": self.database_url,
@@ -78,19 +80,15 @@ class LiveServer:
         if self.server == "uvicorn":
             return [
                 sys.executable, "-m", "uvicorn", "project.asgi:application",
-                "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
-                "--ws", "websockets",
+                "--host", "127.0.0.1", "--port", str(self.port),
+                "--log-level", "trace" if self.verbose else "warning", "--ws", "websockets",
             ]  # fmt: skip
+        if self.server == "runserver":
+            return [sys.executable, "manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"]
         return [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "project.asgi:application",
-        ]
+            sys.executable, "-m", "daphne", *(["-v", "2"] if self.verbose else []),
+            "-b", "127.0.0.1", "-p", str(self.port), "project.asgi:application",
+        ]  # fmt: skip
 
     def start(self, timeout: float = 30) -> LiveServer:
         if not self._migrated:
