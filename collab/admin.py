@@ -4,19 +4,26 @@ Content edited in the admin is committed through ``editing.commit``, the same
 path as live edits, so connected clients see it. The form remembers the version
 it showed, and the change is committed as an edit of that version, so edits
 made meanwhile by live clients are merged, not overwritten. Each live session
-listed on a document can be closed from here (the client is told why).
+listed on a document can be closed from here (the client is told why). A
+document's page shows its latest ops only, with a link to all of them in the
+operation list (filtered to the document, paginated).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
@@ -34,15 +41,28 @@ class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
     autocomplete_fields = ["user"]
 
 
+HISTORY_SHOWN = 20  # ops on a document's admin page; the rest are in the operation list
+
+
+class LatestOpsFormSet(BaseInlineFormSet):  # type: ignore[type-arg]
+    """Only the newest ``HISTORY_SHOWN`` ops: a document can have tens of thousands."""
+
+    def get_queryset(self) -> Any:
+        return super().get_queryset()[:HISTORY_SHOWN]
+
+
 class OperationInline(admin.TabularInline):  # type: ignore[type-arg]
     model = Operation
+    formset = LatestOpsFormSet
     extra = 0
     can_delete = False
     fields = ["version", "op", "user", "client_id", "seq", "created_at"]
     readonly_fields = fields
     ordering = ["-version"]
     max_num = 0
-    verbose_name_plural = "History (newest first)"
+    verbose_name_plural = (
+        f"History: the latest {HISTORY_SHOWN} ops, newest first (all of them: see “history” above)"
+    )
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -121,10 +141,12 @@ class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_filter = ["kind", "public_role", "created_at", "updated_at"]
     search_fields = ["title", "owner__username", "id"]
     autocomplete_fields = ["owner"]
-    readonly_fields = ["id", "version", "created_at", "updated_at", "snapshot_link", "live_sessions"]
+    readonly_fields = [
+        "id", "version", "created_at", "updated_at", "snapshot_link", "history", "live_sessions",
+    ]  # fmt: skip
     fields = [
         "id", "title", "owner", "public_role", "content", "base_version", "version",
-        "snapshot_link", "live_sessions", "created_at", "updated_at",
+        "snapshot_link", "history", "live_sessions", "created_at", "updated_at",
     ]  # fmt: skip
     form = DocumentForm
     inlines = [MembershipInline, OperationInline]
@@ -164,6 +186,20 @@ class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         url = reverse("document-snapshot", args=[obj.pk])
         return format_html('<a href="{}">text at the current version</a> (add ?version=N)', url)
 
+    @admin.display(description="history")
+    def history(self, obj: Document) -> SafeString:
+        if not obj.pk:
+            return format_html("{}", "-")
+        count = Operation.objects.filter(document=obj).count()
+        url = reverse("admin:collab_operation_changelist") + f"?document__exact={obj.pk}"
+        return format_html(
+            '{} op{} (the latest {} are below): <a id="all-ops" href="{}">all of them, newest first</a>',
+            count,
+            "" if count == 1 else "s",
+            min(count, HISTORY_SHOWN),
+            url,
+        )
+
     @admin.display(description="connected now")
     def live_sessions(self, obj: Document) -> SafeString:
         if not obj.pk:
@@ -179,7 +215,7 @@ class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                     e["user"]["name"],
                     e["role"],
                     e["status"],
-                    e["joined_at"],
+                    _when(_joined(e)),
                     reverse("admin:collab_document_close_session", args=[obj.pk, e["session"]]),
                 )
                 for e in entries
@@ -202,19 +238,20 @@ class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         if not self.has_change_permission(request, document):
             return HttpResponse(status=403)
         back = reverse("admin:collab_document_change", args=[document.pk])
+        entry = next(
+            (e for e in presence.registry().entries(str(document.pk)) if e["session"] == session), None
+        )
         if request.method != "POST":
-            return HttpResponse(
-                format_html(
-                    '<form method="post"><input type="hidden" name="csrfmiddlewaretoken" value="{}">'
-                    "<p>Close session {} of “{}”? The client is told an administrator closed it.</p>"
-                    '<button type="submit">Close it</button> <a href="{}">Cancel</a></form>',
-                    get_token(request),
-                    session,
-                    document.title,
-                    back,
-                )
-            )
-        return _close_session(request, document, session, back)
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Close a live session",
+                "opts": self.opts,
+                "object": document,
+                "back": back,
+                "session": _describe(entry) if entry else None,
+            }
+            return TemplateResponse(request, "admin/collab/document/close_session.html", context)
+        return _close_session(request, document, session, _describe(entry)["who"] if entry else None, back)
 
     def save_model(self, request: HttpRequest, obj: Document, form: Any, change: bool) -> None:
         if not change:
@@ -236,12 +273,35 @@ class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             obj.save(update_fields=[*others, "updated_at"])
 
 
-def _close_session(request: HttpRequest, document: Document, session: str, back: str) -> HttpResponse:
+def _joined(entry: dict[str, Any]) -> datetime | None:
+    return parse_datetime(str(entry.get("joined_at") or ""))
+
+
+def _when(moment: datetime | None) -> str:
+    return date_format(moment, "DATETIME_FORMAT") if moment else "an unknown time"
+
+
+def _describe(entry: dict[str, Any]) -> dict[str, Any]:
+    """A presence entry as a person reads it: who (with their username), role, status, since when."""
+    who = entry["user"]["name"]
+    if entry["user"].get("id") is not None:
+        username = get_user_model().objects.filter(pk=entry["user"]["id"]).values_list("username", flat=True)
+        if username and username[0] != who:
+            who = f"{who} ({username[0]})"
+    return {"who": who, "role": entry["role"], "status": entry["status"], "joined": _joined(entry)}
+
+
+def _close_session(
+    request: HttpRequest, document: Document, session: str, who: str | None, back: str
+) -> HttpResponse:
     manager().event_from_sync(
         str(document.pk),
         {"kind": "close_session", "session": session, "reason": "An administrator closed this session."},
     )
-    messages.info(request, f"Session {session} was asked to close.")
+    if who is None:
+        messages.info(request, "That session was no longer connected.")
+    else:
+        messages.info(request, f"The session of {who} was asked to close.")
     return HttpResponseRedirect(back)
 
 
@@ -255,9 +315,19 @@ class MembershipAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 @admin.register(Operation)
 class OperationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ["document", "version", "user", "client_id", "seq", "created_at"]
+    """Every op; a document's page links here filtered to it (``?document__exact=<id>``), newest first."""
+
+    list_display = ["document", "version", "op_summary", "user", "client_id", "seq", "created_at"]
     search_fields = ["document__title", "client_id"]
     list_filter = ["created_at"]
+    list_select_related = ["document", "user"]
+    ordering = ["-created_at", "-version"]
+    show_full_result_count = False  # no second COUNT over the whole table on a filtered page
+
+    @admin.display(description="op")
+    def op_summary(self, obj: Operation) -> str:
+        text = str(obj.op)
+        return text if len(text) <= 80 else text[:79] + "…"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -272,4 +342,5 @@ class OperationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 @admin.register(Snapshot)
 class SnapshotAdmin(OperationAdmin):
     list_display = ["document", "version", "created_at"]
+    list_select_related = ["document"]
     search_fields = ["document__title"]

@@ -19,6 +19,7 @@ from django.test import Client
 from django.urls import reverse
 from pytest_django import Settings
 
+from collab import admin as admin_module
 from collab import editing, presence
 from collab.editing import CommittedOp, EditRequest
 from collab.models import Document, Membership, Operation, Snapshot
@@ -109,24 +110,103 @@ def test_change_pages_render(site: Client, doc: Document) -> None:
     assert site.get(admin_url("membership", "add")).status_code == 200
 
 
-def test_document_page_lists_who_is_connected(site: Client, doc: Document) -> None:
-    entry = {
-        "session": "sess-42",
-        "user": {"id": None, "name": "Guest sess", "color": "#d94f4f"},
+def presence_entry(
+    session: str, user: User | None, joined_at: str = "2026-01-01T09:30:00Z"
+) -> dict[str, Any]:
+    name = user.get_full_name() if user else f"Guest {session[:4]}"
+    return {
+        "session": session,
+        "user": {"id": user.pk if user else None, "name": name, "color": "#d94f4f"},
         "role": "editor",
         "status": "active",
         "meta": {},
         "cursor": None,
-        "joined_at": "2026-01-01T00:00:00Z",
+        "joined_at": joined_at,
     }
-    presence.registry().join(str(doc.pk), entry)
+
+
+def test_document_page_lists_who_is_connected(site: Client, doc: Document) -> None:
+    presence.registry().join(str(doc.pk), presence_entry("sess-42", None))
     page = site.get(admin_url("document", "change", doc.pk)).content.decode()
     assert "Guest sess" in page
+    assert "Jan. 1, 2026, 9:30 a.m." in page, "when they joined, readable"
     close = admin_url("document", "close_session", doc.pk, "sess-42")
     assert close in page
     assert site.get(close).status_code == 200
     resp = site.post(close)
     assert resp.status_code == 302 and resp["Location"] == admin_url("document", "change", doc.pk)
+
+
+def test_closing_a_session_asks_in_the_admins_look_naming_the_user(
+    site: Client, doc: Document, alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = "9f3c2a7be1d04c55a0e6b1f2c3d4e5f6"
+    presence.registry().join(str(doc.pk), presence_entry(session, alice, "2026-01-01T09:30:00Z"))
+    close = admin_url("document", "close_session", doc.pk, session)
+    response = site.get(close)
+    assert response.status_code == 200
+    templates = [t.name for t in response.templates]
+    assert "admin/collab/document/close_session.html" in templates and "admin/base_site.html" in templates
+    page = response.content.decode()
+    question = page[page.index('id="close-session-question"') :]
+    question = question[: question.index("</p>")]
+    assert "Alice Liddell (alice)" in question and "Shopping list" in question
+    assert "Jan. 1, 2026, 9:30 a.m." in question and "as editor" in question
+    assert session not in page.replace(close, ""), "no raw session id on the page"
+    assert 'name="csrfmiddlewaretoken"' in page and 'class="breadcrumbs"' in page
+    assert admin_url("document", "change", doc.pk) in page, "a way back"
+
+    sent: list[tuple[str, dict[str, Any]]] = []
+    monkeypatch.setattr(admin_module.manager(), "event_from_sync", lambda d, e: sent.append((d, e)))
+    response = site.post(close, follow=True)
+    assert sent == [
+        (
+            str(doc.pk),
+            {"kind": "close_session", "session": session, "reason": "An administrator closed this session."},
+        )
+    ]
+    assert "The session of Alice Liddell (alice) was asked to close." in [
+        str(m) for m in response.context["messages"]
+    ]
+
+
+def test_closing_a_session_that_is_gone_says_so(site: Client, doc: Document) -> None:
+    page = site.get(admin_url("document", "close_session", doc.pk, "gone-1")).content.decode()
+    assert 'id="close-session-gone"' in page and "no longer connected" in page
+    assert 'type="submit"' not in page.split('id="close-session-gone"')[1], "nothing to confirm"
+
+
+# --- the document page shows the latest ops, the operation list has them all ------------------------
+
+
+def test_document_page_shows_the_latest_ops_and_links_to_all_of_them(site: Client, doc: Document) -> None:
+    for version in range(1, 130):
+        editing.commit(EditRequest(doc.pk, version, [f"{version};"], client_id="bulk", seq=version))
+    other = editing.create_document(owner=doc.owner, title="Other")
+    editing.commit(EditRequest(other.pk, 0, ["elsewhere"]))
+
+    response = site.get(admin_url("document", "change", doc.pk))
+    (history,) = [i for i in response.context["inline_admin_formsets"] if i.formset.model is Operation]
+    shown = [form.instance.version for form in history.formset.forms]
+    assert shown == list(range(130, 130 - admin_module.HISTORY_SHOWN, -1)), "the latest, newest first"
+    page = response.content.decode()
+    link = f"{admin_url('operation', 'changelist')}?document__exact={doc.pk}"
+    assert f'href="{link}"' in page and "130 ops" in page
+
+    listing = site.get(link)
+    assert listing.status_code == 200
+    cl = listing.context["cl"]
+    assert cl.result_count == 130, "every op of this document, no other's"
+    assert cl.paginator.num_pages == 2 and len(cl.result_list) == 100
+    assert [o.version for o in cl.result_list][:3] == [130, 129, 128]
+    second = site.get(link + "&p=2").context["cl"]
+    assert [o.version for o in second.result_list][-1] == 1
+
+    data = form_data(response)  # the page still saves
+    data["content"] = data["content"] + "!"
+    assert site.post(admin_url("document", "change", doc.pk), data).status_code == 302
+    doc.refresh_from_db()
+    assert doc.version == 131 and doc.content.endswith("!")
 
 
 def test_admin_needs_staff(client: Client, alice: User, doc: Document) -> None:
