@@ -6,94 +6,26 @@ and must end with the server's text; they see each other's presence and caret;
 a viewer cannot change the text; the server is killed and restarted mid-session
 and no edit is lost; undo in one tab undoes only that tab's edit.
 
-Screenshots of the editor with two users present are saved to ``artifacts/``.
-Chromium: ``/usr/bin/chromium`` (``scripts/ensure-browser.sh`` installs it; ``make test``
-runs that). Missing, the module skips with the reason, or fails under ``CI=true``.
+Screenshots of the editor with two users present are saved to ``artifacts/``. Chromium and
+the shared helpers: ``tests/e2e/pages.py`` and ``conftest.py``.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.e2e.pages import WAIT, expect, no_page_errors, screenshot, sign_in, watch
 from tests.live import ROOT, LiveServer
-from tests.services import IN_CI
+
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext, Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = ROOT / "artifacts"
-WAIT = 15_000  # ms: the longest any single expectation may take
-
-try:
-    from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
-except ImportError:  # pragma: no cover - playwright is in requirements-dev.txt
-    sync_playwright = None  # type: ignore[assignment]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    problem = None
-    if sync_playwright is None:
-        problem = "the playwright package is not installed (pip install -r requirements-dev.txt)"
-    elif not CHROMIUM.exists():
-        problem = f"{CHROMIUM} is missing: run scripts/ensure-browser.sh (make test does)"
-    if problem:
-        if IN_CI:
-            pytest.fail(f"{problem}; under CI=true the browser tests must run, not skip")
-        pytest.skip(problem)
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield instance
-        instance.close()
-
-
-@pytest.fixture
-def contexts(browser: Browser) -> Iterator[Callable[..., BrowserContext]]:
-    """Make browser contexts (one per person); all closed after the test."""
-    made: list[BrowserContext] = []
-
-    def make(**kwargs: Any) -> BrowserContext:
-        context = browser.new_context(viewport={"width": 1180, "height": 720}, **kwargs)
-        context.set_default_timeout(WAIT)
-        made.append(context)
-        return context
-
-    yield make
-    for context in made:
-        context.close()
-
-
-def watch(page: Page) -> Page:
-    """Fail loudly on uncaught page errors."""
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.errors = errors  # type: ignore[attr-defined]
-    return page
-
-
-def sign_in(context: BrowserContext, live: LiveServer, name: str) -> Page:
-    page = watch(context.new_page())
-    page.goto(f"{live.http_url}/accounts/login/?next=/")
-    page.fill("#id_username", name)
-    page.fill("#id_password", f"{name}-pw")
-    page.click("#sign-in")
-    page.wait_for_url(f"{live.http_url}/")
-    return page
 
 
 def open_editor(page: Page, live: LiveServer, doc_id: str) -> Page:
@@ -147,18 +79,6 @@ def caret_to(page: Page, cp: int) -> None:
 def is_subsequence(part: str, whole: str) -> bool:
     it = iter(whole)
     return all(ch in it for ch in part)
-
-
-def no_page_errors(*pages: Page) -> None:
-    for page in pages:
-        assert page.errors == [], page.errors  # type: ignore[attr-defined]
-
-
-def screenshot(page: Page, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / name
-    page.screenshot(path=str(path))
-    return path
 
 
 # -- tests ------------------------------------------------------------------------------

@@ -1,0 +1,76 @@
+"""What the browser tests share: Debian's chromium through Playwright, and helpers on its pages.
+
+Chromium: ``/usr/bin/chromium`` (``scripts/ensure-browser.sh`` installs it; ``make test`` runs
+that). Missing, or without the playwright package, the ``browser`` fixture (``conftest.py``)
+skips with the reason, or fails under ``CI=true``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tests.live import ROOT, LiveServer
+
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # pragma: no cover - playwright is in requirements-dev.txt
+    expect = sync_playwright = None  # type: ignore[assignment]
+
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext, Page
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = ROOT / "artifacts"
+WAIT = 15_000  # ms: the longest any single expectation may take
+
+__all__ = [
+    "ARGS",
+    "ARTIFACTS",
+    "CHROMIUM",
+    "WAIT",
+    "expect",
+    "no_page_errors",
+    "screenshot",
+    "sign_in",
+    "watch",
+]
+
+
+def watch(page: Page) -> Page:
+    """Fail loudly on uncaught page errors."""
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.errors = errors  # type: ignore[attr-defined]
+    return page
+
+
+def sign_in(context: BrowserContext, live: LiveServer, name: str) -> Page:
+    page = watch(context.new_page())
+    page.goto(f"{live.http_url}/accounts/login/?next=/")
+    page.fill("#id_username", name)
+    page.fill("#id_password", f"{name}-pw")
+    page.click("#sign-in")
+    page.wait_for_url(f"{live.http_url}/")
+    return page
+
+
+def no_page_errors(*pages: Page) -> None:
+    for page in pages:
+        assert page.errors == [], page.errors  # type: ignore[attr-defined]
+
+
+def screenshot(page: Page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path))
+    return path
