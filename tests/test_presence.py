@@ -334,7 +334,7 @@ async def test_admin_shows_who_is_connected_and_closes_a_session(alice: User, bo
     assert "Alice Liddell" in html and "bob" in html and "viewer" in html and "active" in html
     url = f"/admin/collab/document/{doc.pk}/close-session/{session}/"
     confirm = await database_sync_to_async(client.get)(url)
-    assert confirm.status_code == 200 and session in confirm.content.decode()
+    assert confirm.status_code == 200 and "Close <strong>bob</strong>" in confirm.content.decode()
     done = await database_sync_to_async(client.post)(url)
     assert done.status_code == 302
     error = await b.recv_type("error")
