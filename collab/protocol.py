@@ -1,14 +1,14 @@
 """Wire messages: pydantic schemas discriminated on ``type``. No Django.
 
 Every frame is ``{"type": "<name>", "payload": {...}}``. ``parse`` turns raw
-frame text into a typed message or raises ``ProtocolError`` with a code from
-PROTOCOL.md section 5 and a sentence that names the offending field::
+frame text into a typed message or raises ``ProtocolError`` (``collab.exceptions``)
+with a code from PROTOCOL.md section 5 and a sentence that names the offending field::
 
     >>> parse('{"type": "ping", "payload": {"t": 1}}').payload
     {'t': 1}
-    >>> parse('{"type": "edit", "payload": {"version": -1}}')
+    >>> parse('{"type": "sync", "payload": {"version": -1}}')
     Traceback (most recent call last):
-    ProtocolError: payload.version: Input should be greater than or equal to 0
+    collab.exceptions.ProtocolError: payload.version: Input should be greater than or equal to 0
 
 ``frame(type, payload)`` serializes a server message once, compactly. The codes
 (``ErrorCode``, ``CloseCode``) live in ``collab.codes`` and are re-exported here.
@@ -34,6 +34,7 @@ from pydantic import (
 from pydantic import ValidationError as PydanticValidationError
 
 from collab.codes import CloseCode, ErrorCode
+from collab.exceptions import ProtocolError
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -71,16 +72,6 @@ class MessageType(StrEnum):
     SUBSCRIBE = "subscribe"
     UNSUBSCRIBE = "unsubscribe"
     SUBSCRIBED = "subscribed"
-
-
-class ProtocolError(Exception):
-    """A client message that cannot be processed: a code, a sentence, and a ref."""
-
-    def __init__(self, code: str, message: str, ref: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.ref = ref
 
 
 class _Payload(BaseModel):
