@@ -31,7 +31,8 @@ from collab import editing, presence
 from collab.exceptions import CollabError
 from collab.models import Document, Kind, Membership, Operation, Snapshot, YjsUpdate
 from collab.ot import diff
-from collab.rooms import manager
+from collab.realtime.events import SessionClosed
+from collab.realtime.hub import hub
 from collab.yjs import documents as yjs_documents
 
 
@@ -294,10 +295,7 @@ def _describe(entry: dict[str, Any]) -> dict[str, Any]:
 def _close_session(
     request: HttpRequest, document: Document, session: str, who: str | None, back: str
 ) -> HttpResponse:
-    manager().event_from_sync(
-        str(document.pk),
-        {"kind": "close_session", "session": session, "reason": "An administrator closed this session."},
-    )
+    hub().publish_from_sync(str(document.pk), SessionClosed(str(document.pk), session))
     if who is None:
         messages.info(request, "That session was no longer connected.")
     else:

@@ -14,6 +14,7 @@ class CollabConfig(AppConfig):
         from collab import log_redaction
 
         log_redaction.install()  # the servers' own log handlers redact credentials too
-        from collab import checks, rooms, signals  # noqa: F401  (registers checks and receivers)
+        from collab import checks, signals  # noqa: F401  (registers checks and receivers)
+        from collab.text import committer
 
-        rooms.install()  # REST and admin commits reach live rooms
+        committer.install()  # REST and admin commits reach live rooms

@@ -6,8 +6,8 @@ each frame through limits → ``protocol.parse`` → ``handlers.REGISTRY``.
 ``PresenceConsumer`` (``/ws/presence/``) lets a client watch the presence of
 several documents without their edit streams.
 
-Consumers have no per-connection channel on the layer: the process's
-``RoomManager`` holds one channel and hands them batches and room events.
+Consumers have no per-connection channel on the layer: the process's hub
+(``collab.realtime.hub``) holds one channel and hands them typed room events.
 """
 
 from __future__ import annotations
@@ -25,13 +25,12 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
-from collab import access, editing, live
+from collab import access, editing
 from collab.delivery import Outbox
 from collab.exceptions import CollabError, NotFound
 from collab.handlers import REGISTRY
 from collab.presence import registry
 from collab.protocol import (
-    PROTOCOL_VERSION,
     CloseCode,
     ErrorCode,
     MessageType,
@@ -42,7 +41,20 @@ from collab.protocol import (
     parse_presence_room,
     ref_of,
 )
-from collab.rooms import Batch, manager
+from collab.realtime import runtime
+from collab.realtime.events import AccessChanged, DocumentDeleted, Event, PresenceChanged, SessionClosed
+from collab.realtime.frames import (
+    cursor_frame,
+    hello_frame,
+    presence_frame,
+    presence_snapshot_frame,
+    role_frame,
+    subscribed_frame,
+)
+from collab.realtime.hub import hub
+from collab.realtime.presence import call, join_presence, leave_presence, update_presence
+from collab.text.cursors import CursorCoalescer, entries_at, has_stale_cursors
+from collab.text.events import CursorMoved, OpsCommitted
 from collab.transport import Sink, sink_for
 from collab.users import UserInfo, user_info
 
@@ -214,8 +226,8 @@ class DocumentConsumer(BaseConsumer):
         self.user = self.scope.get("user")
         self.sink = sink_for(self.base_send)
         self.joined = False
-        self._cursors: live.CursorCoalescer | None = None
-        self.held: list[dict[str, Any]] | None = []  # room events that arrive before hello
+        self._cursors: CursorCoalescer | None = None
+        self.held: list[Event] | None = []  # room events that arrive before hello
         doc_uuid = access.parse_document_id(self.scope["url_route"]["kwargs"]["document_id"])
         self.document_id = str(doc_uuid) if doc_uuid else ""
         # Join the room *before* reading the snapshot, so nothing committed in
@@ -225,8 +237,9 @@ class DocumentConsumer(BaseConsumer):
             document_id=self.document_id, session=self.session, last=0,
             sink=self.sink, send=self._send_text, close=self.close_with,
         )  # fmt: skip
+        runtime.ensure_started()
         if doc_uuid is not None:
-            await manager().join(self.document_id, self)
+            await hub().join(self.document_id, self)
             self.joined = True
         try:
             document, self.role, version, content = await database_sync_to_async(_hello_state)(
@@ -257,37 +270,36 @@ class DocumentConsumer(BaseConsumer):
             "status": "active", "meta": {}, "cursor": None,
             "joined_at": timezone.now().isoformat(),
         }  # fmt: skip
-        await live.join_presence(self.document_id, entry)
-        entries = await live.call(registry().entries, self.document_id)
-        if live.has_stale_cursors(entries, version):
-            entries = await database_sync_to_async(live.entries_at)(
+        await join_presence(self.document_id, entry)
+        entries = await call(registry().entries, self.document_id)
+        if has_stale_cursors(entries, version):
+            entries = await database_sync_to_async(entries_at)(
                 self.document_id, entries, version, len(content)
             )
-        hello = {
-            "protocol": PROTOCOL_VERSION,
-            "session": self.session,
-            "role": self.role,
-            "user": self.user_info,
-            "document": {
+        hello = hello_frame(
+            session=self.session,
+            role=self.role,
+            user=self.user_info,
+            document={
                 "id": self.document_id,
                 "title": document.title,
                 "version": version,
                 "content": content,
             },
-            "presence": entries,
-            "limits": editing.limits(),
-        }
-        await self.send(text_data=frame(MessageType.HELLO, hello))
+            presence=entries,
+            limits=editing.limits(),
+        )
+        await self.send(text_data=hello)
         held, self.held = self.held, None
         for event in held or ():
-            self.room_event(event)
+            self.on_event(event)
         self.outbox.start(version)
 
     @property
-    def cursors(self) -> live.CursorCoalescer:
+    def cursors(self) -> CursorCoalescer:
         """Made on the first cursor message: many connections never send one."""
         if self._cursors is None:
-            self._cursors = live.CursorCoalescer(self)
+            self._cursors = CursorCoalescer(self)
         return self._cursors
 
     async def _send_text(self, text: str) -> None:
@@ -305,8 +317,8 @@ class DocumentConsumer(BaseConsumer):
         self.outbox.stop()
         if self._cursors is not None:
             self._cursors.stop()
-        await manager().leave(self.document_id, self)
-        await live.leave_presence(self.document_id, self.session)
+        await hub().leave(self.document_id, self)
+        await leave_presence(self.document_id, self.session)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.closing or self.limited(text_data if text_data is not None else bytes_data):
@@ -328,35 +340,34 @@ class DocumentConsumer(BaseConsumer):
                 error_frame(ErrorCode.SERVER_ERROR, "Something went wrong on the server.", message.type)
             )
 
-    # -- from the room manager ---------------------------------------------
-    def deliver(self, batch: Batch) -> None:
-        self.outbox.deliver(batch)
-
-    def room_event(self, event: dict[str, Any]) -> None:
+    # -- from the hub ------------------------------------------------------
+    def on_event(self, event: Event) -> None:
         if self.held is not None:  # hello has not gone out yet: keep it for after
             if len(self.held) < 1000:
                 self.held.append(event)
             return
-        kind = event.get("kind")
-        if kind in ("presence", "cursor"):
-            # a client that is behind misses cursor moves (the next one supersedes
-            # them), never joins and leaves
-            congested = kind == "cursor" and self.outbox.congested()
-            if event.get("exclude") != self.session and not congested:
-                self.send_frame(event["frame"])
-        elif kind == "access":
-            asyncio.get_running_loop().create_task(self.recheck_role())
-        elif kind == "deleted":
-            asyncio.get_running_loop().create_task(
-                self.close_with(
-                    CloseCode.DOCUMENT_DELETED, ErrorCode.DOCUMENT_DELETED, "This document was deleted."
+        match event:
+            case OpsCommitted():
+                self.outbox.deliver(event)
+            case PresenceChanged(exclude=exclude) if exclude != self.session:
+                self.send_frame(presence_frame(event))
+            case CursorMoved(session=session) if session != self.session:
+                # a client that is behind misses cursor moves (the next one supersedes
+                # them), never joins and leaves
+                if not self.outbox.congested():
+                    self.send_frame(cursor_frame(event))
+            case AccessChanged():
+                asyncio.get_running_loop().create_task(self.recheck_role())
+            case DocumentDeleted():
+                asyncio.get_running_loop().create_task(
+                    self.close_with(
+                        CloseCode.DOCUMENT_DELETED, ErrorCode.DOCUMENT_DELETED, "This document was deleted."
+                    )
                 )
-            )
-        elif kind == "close_session" and event.get("session") == self.session:
-            reason = str(event.get("reason") or "An administrator closed this session.")
-            asyncio.get_running_loop().create_task(
-                self.close_with(CloseCode.CLOSED_BY_ADMIN, ErrorCode.SESSION_CLOSED, reason)
-            )
+            case SessionClosed(session=session, reason=reason) if session == self.session:
+                asyncio.get_running_loop().create_task(
+                    self.close_with(CloseCode.CLOSED_BY_ADMIN, ErrorCode.SESSION_CLOSED, reason)
+                )
 
     async def recheck_role(self) -> None:
         role = await database_sync_to_async(_role_now)(self.user, self.document_id)
@@ -369,8 +380,8 @@ class DocumentConsumer(BaseConsumer):
             return
         if role != self.role:
             self.role = role
-            self.send_frame(frame(MessageType.ROLE, {"role": role}))
-            await live.update_presence(self.document_id, self.session, {"role": role})
+            self.send_frame(role_frame(role))
+            await update_presence(self.document_id, self.session, {"role": role})
 
 
 class PresenceConsumer(BaseConsumer):
@@ -382,12 +393,13 @@ class PresenceConsumer(BaseConsumer):
         self.user = self.scope.get("user")
         self.sink = sink_for(self.base_send)
         self.watching: set[str] = set()
+        runtime.ensure_started()
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
         self.closing = True
         for document_id in list(getattr(self, "watching", ())):
-            await manager().unwatch(document_id, self)
+            await hub().leave(document_id, self)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.closing or self.limited(text_data if text_data is not None else bytes_data):
@@ -407,14 +419,14 @@ class PresenceConsumer(BaseConsumer):
             for document_id in ids:
                 if document_id in self.watching:
                     self.watching.discard(document_id)
-                    await manager().unwatch(document_id, self)
-            self.send_frame(frame(MessageType.SUBSCRIBED, {"documents": sorted(self.watching)}))
+                    await hub().leave(document_id, self)
+            self.send_frame(subscribed_frame(self.watching))
             return
         readable, refused = await database_sync_to_async(_readable)(self.user, ids)
         for document_id in readable:
             if document_id not in self.watching:
                 self.watching.add(document_id)
-                await manager().watch(document_id, self)
+                await hub().join(document_id, self)
         if refused:
             self.send_frame(
                 error_frame(
@@ -424,26 +436,16 @@ class PresenceConsumer(BaseConsumer):
                 )
             )
         for document_id in readable:
-            entries = await live.call(registry().entries, document_id)
-            self.send_frame(
-                frame(
-                    MessageType.PRESENCE,
-                    {"document": document_id, "joined": entries, "left": [], "updated": []},
-                )
-            )
-        self.send_frame(frame(MessageType.SUBSCRIBED, {"documents": sorted(self.watching)}))
+            entries = await call(registry().entries, document_id)
+            self.send_frame(presence_snapshot_frame(document_id, entries))
+        self.send_frame(subscribed_frame(self.watching))
 
-    def deliver(self, batch: Batch) -> None:
-        return None
-
-    def room_event(self, event: dict[str, Any]) -> None:
-        if event.get("kind") == "presence":
-            document_id = event.get("doc", "")
-            text = event["frame"]
-            # tag the diff with its document: {"type":"presence","payload":{...}} -> add "document"
-            self.send_frame(text.replace('"payload":{', f'"payload":{{"document":"{document_id}",', 1))
-        elif event.get("kind") in ("access", "deleted"):
-            asyncio.get_running_loop().create_task(self.recheck(event.get("doc", "")))
+    def on_event(self, event: Event) -> None:
+        match event:
+            case PresenceChanged():
+                self.send_frame(presence_frame(event, tagged=True))
+            case AccessChanged(document_id=document_id) | DocumentDeleted(document_id=document_id):
+                asyncio.get_running_loop().create_task(self.recheck(document_id))
 
     async def recheck(self, document_id: str) -> None:
         if (
@@ -451,8 +453,8 @@ class PresenceConsumer(BaseConsumer):
             and await database_sync_to_async(_role_now)(self.user, document_id) is None
         ):
             self.watching.discard(document_id)
-            await manager().unwatch(document_id, self)
-            self.send_frame(frame(MessageType.SUBSCRIBED, {"documents": sorted(self.watching)}))
+            await hub().leave(document_id, self)
+            self.send_frame(subscribed_frame(self.watching))
 
 
 def _readable(user: Any, ids: list[str]) -> tuple[list[str], list[str]]:

@@ -30,26 +30,15 @@ from django.conf import settings
 
 from collab import editing
 from collab.exceptions import CollabError
-from collab.protocol import CloseCode, ErrorCode, MessageType, dumps, error_frame, frame
-from collab.rooms import Batch, OpItem
+from collab.protocol import CloseCode, ErrorCode, MessageType, dumps
+from collab.realtime.frames import ack_frame, error_frame, op_frame, ops_frame
+from collab.text.events import OpItem, OpsCommitted
 from collab.transport import Sink
 
 log = logging.getLogger(__name__)
 
 CATCH_UP_CHUNK = 500  # ops per ``ops`` frame when catching up
 MAX_QUEUED = 256  # batches queued for a connection whose buffer cannot be read
-
-
-def ack_frame(item: OpItem) -> str:
-    return frame(MessageType.ACK, {"client_id": item.client_id, "seq": item.seq, "version": item.version})
-
-
-def op_frame_text(payload: str) -> str:
-    return '{"type":"op","payload":' + payload + "}"
-
-
-def ops_frame(payloads: list[str]) -> str:
-    return '{"type":"ops","payload":{"ops":[' + ",".join(payloads) + "]}}"
 
 
 def frames_for(items: Sequence[OpItem], session: str, after: int) -> list[str]:
@@ -63,13 +52,13 @@ def frames_for(items: Sequence[OpItem], session: str, after: int) -> list[str]:
             continue
         if item.session == session:
             if run:
-                out.append(ops_frame(run) if len(run) > 1 else op_frame_text(run[0]))
+                out.append(ops_frame(run) if len(run) > 1 else op_frame(run[0]))
                 run = []
-            out.append(ack_frame(item))
+            out.append(ack_frame(item.client_id, item.seq, item.version))
         else:
             run.append(item.payload)
     if run:
-        out.append(ops_frame(run) if len(run) > 1 else op_frame_text(run[0]))
+        out.append(ops_frame(run) if len(run) > 1 else op_frame(run[0]))
     return out
 
 
@@ -110,7 +99,7 @@ class Outbox:
         self.sink = sink
         self.send = send
         self.close = close
-        self.queue: deque[Batch | SyncRequest] | None = None  # made when first needed
+        self.queue: deque[OpsCommitted | SyncRequest] | None = None  # made when first needed
         self.owed = last  # highest version committed that this connection must still get
         self.task: asyncio.Task[None] | None = None
         self.closed = False
@@ -128,7 +117,7 @@ class Outbox:
         if self.queue or self.owed > self.last:
             self._wake()
 
-    def deliver(self, batch: Batch) -> None:
+    def deliver(self, batch: OpsCommitted) -> None:
         if self.closed or batch.last <= self.last:
             return
         self.owed = max(self.owed, batch.last)
@@ -162,7 +151,7 @@ class Outbox:
             self.task.cancel()
 
     # -- internals ---------------------------------------------------------
-    def _queue(self) -> deque[Batch | SyncRequest]:
+    def _queue(self) -> deque[OpsCommitted | SyncRequest]:
         if self.queue is None:
             self.queue = deque()
         return self.queue
@@ -175,7 +164,7 @@ class Outbox:
         if self.task is None and not self.closed and not self.paused:
             self.task = asyncio.get_running_loop().create_task(self._pump())
 
-    def _frames(self, batch: Batch) -> list[str]:
+    def _frames(self, batch: OpsCommitted) -> list[str]:
         own = self.session if any(i.session == self.session for i in batch.items) else None
         key = (self.last, own)
         frames = batch.memo.get(key)

@@ -17,12 +17,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from collab import access, live
-from collab.committer import committer
+from collab import access
 from collab.delivery import Outbox
 from collab.editing import EditRequest
 from collab.exceptions import CollabError
 from collab.protocol import ErrorCode, MessageType, ProtocolError, error_frame, frame
+from collab.realtime.presence import update_presence
+from collab.text.committer import committer
+from collab.text.cursors import CursorCoalescer
 
 log = logging.getLogger(__name__)
 Handler = Callable[["Conn", Any], Awaitable[None]]
@@ -35,7 +37,7 @@ class Conn(Protocol):
     document_id: str
     session: str
     outbox: Outbox
-    cursors: live.CursorCoalescer
+    cursors: CursorCoalescer
 
     def send_frame(self, text: str) -> None: ...
 
@@ -107,4 +109,4 @@ async def cursor(conn: Conn, message: Any) -> None:
 @handler(MessageType.PRESENCE)
 async def presence(conn: Conn, message: Any) -> None:
     p = message.payload
-    await live.update_presence(conn.document_id, conn.session, {"status": p.status, "meta": p.meta})
+    await update_presence(conn.document_id, conn.session, {"status": p.status, "meta": p.meta})

@@ -11,7 +11,7 @@ Two backends behind one interface, proven by one contract test suite:
 
 Who sweeps: every process, every ``PRESENCE_HEARTBEAT`` seconds, renews the
 leases of its own connections and sweeps the documents it has connections in
-(see ``collab.rooms``). A process that dies stops renewing; its entries expire
+(see ``collab.realtime.presence``). A process that dies stops renewing; its entries expire
 after ``PRESENCE_TTL`` seconds and the next sweep by a survivor announces them::
 
     reg = registry()

@@ -15,12 +15,12 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
 from collab.models import Document, Membership, Snapshot
-from collab.rooms import manager
+from collab.realtime.events import AccessChanged, DocumentDeleted, Event
+from collab.realtime.hub import hub
 
 
-def _after_commit(document_id: Any, kind: str) -> None:
-    doc = str(document_id)
-    transaction.on_commit(lambda: manager().event_from_sync(doc, {"kind": kind}))
+def _after_commit(event: Event, document_id: str) -> None:
+    transaction.on_commit(lambda: hub().publish_from_sync(document_id, event))
 
 
 @receiver(pre_save, sender=Document)
@@ -35,7 +35,7 @@ def _remember_access(sender: Any, instance: Document, **kwargs: Any) -> None:
 def _document_saved(sender: Any, instance: Document, created: bool, **kwargs: Any) -> None:
     old = getattr(instance, "_old_access", None)
     if not created and old is not None and old != (instance.public_role, instance.owner_id):
-        _after_commit(instance.pk, "access")
+        _after_commit(AccessChanged(str(instance.pk)), str(instance.pk))
 
 
 @receiver(post_save, sender=Document)
@@ -46,10 +46,10 @@ def _first_snapshot(sender: Any, instance: Document, created: bool, **kwargs: An
 
 @receiver(post_delete, sender=Document)
 def _document_deleted(sender: Any, instance: Document, **kwargs: Any) -> None:
-    _after_commit(instance.pk, "deleted")
+    _after_commit(DocumentDeleted(str(instance.pk)), str(instance.pk))
 
 
 @receiver(post_save, sender=Membership)
 @receiver(post_delete, sender=Membership)
 def _membership_changed(sender: Any, instance: Membership, **kwargs: Any) -> None:
-    _after_commit(instance.document_id, "access")
+    _after_commit(AccessChanged(str(instance.document_id)), str(instance.document_id))

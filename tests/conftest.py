@@ -15,7 +15,9 @@ from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from collab import committer, presence, rooms
+from collab import presence
+from collab.realtime import hub
+from collab.text import committer
 from tests.live import LiveServer
 from tests.services import postgres_url_or_skip, redis_url_or_skip
 
@@ -26,7 +28,7 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 def _fresh_process_state() -> Iterator[None]:
     presence.registry().clear()
     committer.reset()
-    rooms.reset()
+    hub.reset()
     yield
     presence.registry().clear()
 

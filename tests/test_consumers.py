@@ -19,7 +19,9 @@ from rest_framework.authtoken.models import Token
 
 from collab import editing
 from collab.models import Document, Membership, Operation
-from collab.rooms import Batch, OpItem, manager
+from collab.realtime.events import PresenceChanged
+from collab.realtime.hub import hub
+from collab.text.events import OpItem, OpsCommitted
 from project.asgi import application
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -448,13 +450,15 @@ async def test_a_dropped_batch_is_filled_from_the_database(alice: User, bob: Use
     second = await database_sync_to_async(editing.commit)(
         editing.EditRequest(doc.pk, 1, [1, "b"], user=alice, client_id="x", seq=2), publish=False
     )
-    manager().deliver_local(Batch(str(doc.pk), (OpItem.of(second),)))  # v1 was "dropped"
+    hub().deliver_local(str(doc.pk), OpsCommitted(str(doc.pk), (OpItem.of(second),)))  # v1 was "dropped"
     got = []
     while len(got) < 2:
         message = await b.recv_type("op", "ops")
         got += message["payload"]["ops"] if message["type"] == "ops" else [message["payload"]]
     assert [o["version"] for o in got] == [first.version, second.version]
-    manager().deliver_local(Batch(str(doc.pk), (OpItem.of(first),)))  # late duplicate: ignored
+    hub().deliver_local(
+        str(doc.pk), OpsCommitted(str(doc.pk), (OpItem.of(first),))
+    )  # late duplicate: ignored
     assert await b.nothing()
     await b.close()
 
@@ -469,7 +473,7 @@ async def test_op_committed_between_snapshot_and_join_is_not_lost(alice: User) -
     later = await database_sync_to_async(editing.commit)(
         editing.EditRequest(doc.pk, 1, [1, "2"], user=alice), publish=False
     )
-    await manager().publish(str(doc.pk), [later])
+    await hub().publish(str(doc.pk), OpsCommitted.of(str(doc.pk), [later]))
     msgs = [await a.recv_type("op", "ops")]
     versions = [
         o["version"] for m in msgs for o in (m["payload"]["ops"] if m["type"] == "ops" else [m["payload"]])
@@ -514,10 +518,10 @@ async def test_ping_pong_any_payload(alice: User) -> None:
 async def test_disconnect_leaves_room_and_presence(alice: User) -> None:
     doc = await new_doc(alice)
     a = await join(doc.pk, alice)
-    assert len(manager().members(str(doc.pk))) == 1
+    assert len(hub().members(str(doc.pk))) == 1
     await a.close()
     await asyncio.sleep(0.05)
-    assert manager().members(str(doc.pk)) == []
+    assert hub().members(str(doc.pk)) == []
     from collab.presence import registry
 
     assert registry().entries(str(doc.pk)) == []
@@ -574,16 +578,16 @@ async def test_room_events_before_hello_are_held_and_the_connection_stays_respon
 ) -> None:
     """A presence diff that lands while a connection is still joining comes after hello, and
     neither it nor anything else makes the connection ignore what the client sends."""
-    from collab import consumers, live
+    from collab import consumers
 
     doc = await new_doc(alice, "")
-    original = live.join_presence
+    original = consumers.join_presence
 
     async def join_then_a_diff(document_id: str, entry: Any) -> None:
         await original(document_id, entry)
-        manager().event_local(document_id, {**live.presence_event(left=["someone-else"]), "doc": document_id})
+        hub().deliver_local(document_id, PresenceChanged(document_id, left=["someone-else"]))
 
-    monkeypatch.setattr(consumers.live, "join_presence", join_then_a_diff)
+    monkeypatch.setattr(consumers, "join_presence", join_then_a_diff)
     a = await join(doc.pk, alice)  # join() asserts hello comes first
     assert (await a.recv_type("presence"))["payload"]["left"] == ["someone-else"]
     await a.send("edit", edit(0, ["ok"], 1))
@@ -619,7 +623,7 @@ async def test_a_failure_while_joining_closes_1011_and_leaves_no_ghost(alice: Us
     async def broken(document_id: str, entry: Any) -> None:
         raise ConnectionError("presence store down")
 
-    monkeypatch.setattr(consumers.live, "join_presence", broken)
+    monkeypatch.setattr(consumers, "join_presence", broken)
     doc = await new_doc(alice)
     comm = await open_ws(doc.pk, alice)
     connected, _ = await comm.connect(timeout=5)
@@ -627,7 +631,7 @@ async def test_a_failure_while_joining_closes_1011_and_leaves_no_ghost(alice: Us
     error = json.loads(await comm.receive_from(5))
     assert error["payload"]["code"] == "server_error"
     assert await comm.receive_output(5) == {"type": "websocket.close", "code": 1011}
-    assert manager().members(str(doc.pk)) == []
+    assert hub().members(str(doc.pk)) == []
 
 
 @pytest.mark.parametrize(

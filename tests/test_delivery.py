@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from collab.delivery import Outbox, frames_for
-from collab.rooms import Batch, OpItem
+from collab.text.events import OpItem, OpsCommitted
 from collab.transport import Sink
 
 
@@ -74,11 +74,11 @@ def test_subscribers_share_the_frames_built_for_a_batch() -> None:
     ]
     for outbox in outboxes:
         outbox.start(0)
-    batch = Batch("doc", BATCH)
+    batch = OpsCommitted("doc", BATCH)
     for outbox in outboxes:
         outbox.deliver(batch)
     assert list(batch.memo) == [(0, None)]  # built once for all three
     assert sinks[0].out == sinks[1].out == sinks[2].out and sinks[0].out[0] is sinks[1].out[0]
     assert kinds(sinks[0].out) == [("ops", [1, 2, 3, 4])]
     assert all(o.last == 4 for o in outboxes)
-    assert Batch("doc", BATCH) == batch  # the memo is not part of a batch's value
+    assert OpsCommitted("doc", BATCH) == batch  # the memo is not part of a batch's value

@@ -22,10 +22,11 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from collab import access, editing, live, presence
+from collab import access, editing, presence
 from collab.api import serializers as s
 from collab.exceptions import NotFound as CollabNotFound
 from collab.models import Document, Kind, Membership
+from collab.text.cursors import entries_at, has_stale_cursors
 from collab.yjs import documents as yjs_documents
 
 
@@ -252,8 +253,8 @@ class DocumentViewSet(
     def presence(self, request: Request, pk: str | None = None) -> Response:
         document, _ = self.document()
         entries = presence.registry().entries(str(document.pk))
-        if live.has_stale_cursors(entries, document.version):  # cursors shown at the current version
-            entries = live.entries_at(str(document.pk), entries, document.version, len(document.content))
+        if has_stale_cursors(entries, document.version):  # cursors shown at the current version
+            entries = entries_at(str(document.pk), entries, document.version, len(document.content))
         return Response(entries)
 
     # -- members ------------------------------------------------------------

@@ -1,13 +1,10 @@
-"""Presence and cursors in a live room: join/leave/update diffs, the sweeper, cursor coalescing.
+"""Cursors of the text kind: transform a selection to the current version, coalesce broadcasts.
 
-Presence diffs are ``presence`` frames ``{"joined", "left", "updated"}`` sent as
-room events to the document's connections and presence-room watchers.
-
-Cursors: a client sends its selection at the version it has; the server
-transforms anchor and head to the document's current version (positions past
-the end are clamped to the text's length; the sender's own inserts at the
-cursor move it after them, others' leave it before), stores ``{"version", "anchor",
-"head"}`` in the sender's presence entry and broadcasts ``cursor`` to the
+A client sends its selection at the version it has; the server transforms
+anchor and head to the document's current version (positions past the end
+are clamped to the text's length; the sender's own inserts at the cursor move
+it after them, others' leave it before), stores ``{"version", "anchor",
+"head"}`` in the sender's presence entry and publishes ``CursorMoved`` to the
 others. Broadcasts are coalesced per session: at most one every 50 ms (20 a
 second), the last one wins, none waits more than 50 ms plus one database read.
 Stored cursors carry their version; readers (``hello``, the REST presence
@@ -19,85 +16,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from channels.db import database_sync_to_async
-from django.conf import settings
 from django.db.models.functions import Length
 
 from collab.models import Document, Operation
 from collab.ot import transform_position
-from collab.presence import Entry, LocalPresence, registry
-from collab.protocol import ErrorCode, MessageType, error_frame, frame
+from collab.presence import Entry
+from collab.protocol import ErrorCode, MessageType, error_frame
+from collab.realtime.hub import hub
+from collab.realtime.presence import update_presence
+from collab.text.events import CursorMoved
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 CURSOR_INTERVAL = 0.05
 
 
-async def call(fn: Callable[..., T], *args: Any) -> T:
-    """Run a registry call: inline for process memory, in a thread when it does network I/O."""
-    if isinstance(registry(), LocalPresence):
-        return fn(*args)
-    return await asyncio.to_thread(fn, *args)
-
-
-def presence_event(
-    *, joined: list[Entry] | None = None, left: list[str] | None = None,
-    updated: list[Entry] | None = None, exclude: str | None = None,
-) -> dict[str, Any]:  # fmt: skip
-    payload = {"joined": joined or [], "left": left or [], "updated": updated or []}
-    return {"kind": "presence", "frame": frame(MessageType.PRESENCE, payload), "exclude": exclude}
-
-
-def _rooms() -> Any:
-    from collab.rooms import manager
-
-    return manager()
-
-
-async def join_presence(document_id: str, entry: Entry) -> None:
-    reg = registry()
-    gone = await call(reg.sweep, document_id)
-    await call(reg.join, document_id, entry)
-    if gone:
-        await _rooms().publish_event(document_id, presence_event(left=gone))
-    await _rooms().publish_event(document_id, presence_event(joined=[entry], exclude=entry["session"]))
-
-
-async def leave_presence(document_id: str, session: str) -> None:
-    if await call(registry().leave, document_id, session):
-        await _rooms().publish_event(document_id, presence_event(left=[session]))
-
-
-async def update_presence(document_id: str, session: str, changes: Entry, *, announce: bool = True) -> None:
-    entry = await call(registry().update, document_id, session, changes)
-    if entry is not None and announce:
-        await _rooms().publish_event(document_id, presence_event(updated=[entry]))
-
-
-async def sweep_once(mgr: Any) -> None:
-    reg = registry()
-    for document_id in set(mgr.rooms) | set(mgr.watchers):
-        sessions = [m.session for m in mgr.rooms.get(document_id, ())]
-        await call(reg.renew, document_id, sessions)
-        gone = await call(reg.sweep, document_id)
-        if gone:
-            await mgr.publish_event(document_id, presence_event(left=gone))
-
-
-async def sweep_forever(mgr: Any) -> None:
-    """Each process renews its connections' leases and announces expired ones, forever."""
-    while True:
-        await asyncio.sleep(float(settings.COLLAB["PRESENCE_HEARTBEAT"]))
-        try:
-            await sweep_once(mgr)
-        except Exception:
-            log.exception("presence sweep failed")
-
-
-# -- cursors -------------------------------------------------------------------
 def _move(pos: int, ops: list[tuple[Any, str]], length: int, session: str) -> int:
     """Move a position through (op, committing session) pairs: one's own inserts push it along."""
     for op, by in ops:
@@ -219,10 +154,14 @@ class CursorCoalescer:
             cursor = await _cursor_at(conn.document_id, version, anchor, head, conn.session)
         await update_presence(conn.document_id, conn.session, {"cursor": cursor}, announce=False)
         shown = cursor or {"version": conn.outbox.last, "anchor": None, "head": None}
-        text = frame(
-            MessageType.CURSOR,
-            {"session": conn.session, "user": conn.user_info, **shown},
-        )
-        await _rooms().publish_event(
-            conn.document_id, {"kind": "cursor", "frame": text, "exclude": conn.session}
+        await hub().publish(
+            conn.document_id,
+            CursorMoved(
+                conn.document_id,
+                conn.session,
+                conn.user_info,
+                shown["version"],
+                shown["anchor"],
+                shown["head"],
+            ),
         )

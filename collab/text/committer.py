@@ -12,13 +12,15 @@ before its transaction commits.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from channels.db import database_sync_to_async
 from django.conf import settings
 
 from collab import editing
 from collab.editing import CommittedOp, EditRequest, Outcome
-from collab.rooms import manager
+from collab.realtime.hub import hub
+from collab.text.events import OpsCommitted
 
 _commit_many = database_sync_to_async(editing.commit_many)
 
@@ -54,7 +56,8 @@ class Committer:
                             future.set_exception(exc)
                     continue
                 fresh = [o for o in outcomes if isinstance(o, CommittedOp) and not o.duplicate]
-                await manager().publish(self.document_id, fresh)
+                if fresh:
+                    await hub().publish(self.document_id, OpsCommitted.of(self.document_id, fresh))
                 for (_, future), outcome in zip(batch, outcomes, strict=True):
                     if not future.done():
                         future.set_result(outcome)
@@ -76,3 +79,13 @@ def committer(document_id: str) -> Committer:
 
 def reset() -> None:
     _committers.clear()
+
+
+def publish_from_sync(document_id: str, ops: Sequence[CommittedOp]) -> None:
+    """Publish what a synchronous commit (REST, admin) committed to the document's live room."""
+    hub().publish_from_sync(document_id, OpsCommitted.of(document_id, ops))
+
+
+def install() -> None:
+    """Make ``editing.commit`` publish what REST and admin writes commit."""
+    editing.publisher = publish_from_sync
