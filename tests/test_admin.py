@@ -23,6 +23,7 @@ from collab import admin as admin_module
 from collab import editing, presence
 from collab.editing import CommittedOp, EditRequest
 from collab.models import Document, Membership, Operation, Snapshot
+from collab.realtime.events import Event, SessionClosed
 
 pytestmark = pytest.mark.django_db
 
@@ -156,14 +157,11 @@ def test_closing_a_session_asks_in_the_admins_look_naming_the_user(
     assert 'name="csrfmiddlewaretoken"' in page and 'class="breadcrumbs"' in page
     assert admin_url("document", "change", doc.pk) in page, "a way back"
 
-    sent: list[tuple[str, dict[str, Any]]] = []
-    monkeypatch.setattr(admin_module.manager(), "event_from_sync", lambda d, e: sent.append((d, e)))
+    sent: list[tuple[str, Event]] = []
+    monkeypatch.setattr(admin_module.hub(), "publish_from_sync", lambda d, e: sent.append((d, e)))
     response = site.post(close, follow=True)
     assert sent == [
-        (
-            str(doc.pk),
-            {"kind": "close_session", "session": session, "reason": "An administrator closed this session."},
-        )
+        (str(doc.pk), SessionClosed(str(doc.pk), session, "An administrator closed this session."))
     ]
     assert "The session of Alice Liddell (alice) was asked to close." in [
         str(m) for m in response.context["messages"]

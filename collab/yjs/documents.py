@@ -109,13 +109,11 @@ def _store(document: Document, doc: pycrdt.Doc, parts: Parts, edit: Any, *, user
 
 
 def _publish(document_id: str, done: Appended, changes: list[bytes]) -> None:
-    from collab.rooms import manager
-    from collab.yjs.bus import KIND
+    from collab.realtime.hub import hub
+    from collab.yjs.events import YjsUpdated
 
-    fields = {"first": done.first, "last": done.last, "updates": changes}
-    transaction.on_commit(
-        lambda: manager().event_from_sync(document_id, {"kind": KIND, "name": "updated", "fields": fields})
-    )
+    event = YjsUpdated(document_id, done.first, done.last, changes)
+    transaction.on_commit(lambda: hub().publish_from_sync(document_id, event))
 
 
 def apply_update(document: Document, update: bytes, *, user: Any) -> Appended | None:
