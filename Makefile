@@ -6,7 +6,7 @@ PIP_FLAGS := --disable-pip-version-check -q
 NPM := $(shell command -v npm)
 NPM_STAMP := node_modules/.npm-ci.stamp
 
-.PHONY: run test test-fast lint format bench multi clean
+.PHONY: run test test-fast lint format bench multi clean frontend
 
 # The npm packages of package.json (Yjs clients for the tests, TipTap and esbuild for the yjs
 # demo page), installed again only when the lockfile changes. Without npm: a note, and the tests
@@ -16,6 +16,15 @@ $(NPM_STAMP): package.json package-lock.json
 	  npm ci --no-audit --no-fund --loglevel=error && touch $@ || echo "npm ci failed: see above"; \
 	else \
 	  echo "npm is not installed: the Yjs client tests and the yjs demo page's editor need it (apt-get install npm)."; \
+	fi
+
+## Build the yjs demo page's editor bundle (TipTap) into collab/static/collab/build/.
+frontend: $(NPM_STAMP)
+	@if [ -n "$(NPM)" ] && [ -f $(NPM_STAMP) ]; then \
+	  node scripts/build-frontend.mjs || echo "The yjs demo page's bundle did not build (above); the rest of the site works."; \
+	else \
+	  echo "The yjs demo page needs its editor bundle: install Node.js 20+ and npm, then run 'make frontend'."; \
+	  echo "Everything else (text documents, the API, the yjs endpoints) works without it."; \
 	fi
 
 $(BIN)/python:
@@ -31,13 +40,13 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 
 ## Set up and serve on http://127.0.0.1:8000 (SQLite, in-memory layer, demo user and document).
 run: export DJANGO_DEBUG ?= 1
-run: $(VENV)/.runtime
+run: $(VENV)/.runtime frontend
 	$(BIN)/python manage.py migrate --noinput -v 0
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
 ## Set up and run the whole suite (unit, live-server, PostgreSQL/Redis, browser).
-test: $(VENV)/.dev $(NPM_STAMP)
+test: $(VENV)/.dev frontend
 	bash scripts/ensure-browser.sh
 	bash scripts/test.sh $(PYTEST_ARGS)
 
@@ -63,4 +72,4 @@ multi: $(VENV)/.runtime
 	bash scripts/multi.sh
 
 clean:
-	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm artifacts node_modules
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm artifacts node_modules collab/static/collab/build

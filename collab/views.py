@@ -4,12 +4,15 @@ Both pages hand their data to the browser client in one ``json_script`` block
 (``#collab-config``) and load an ES module from ``static/collab/``::
 
     GET /                        document list (sign in first)
-    GET /documents/<uuid>/       the editor; anonymous users too when public_role allows
+    GET /documents/<uuid>/       the editor (text documents: the textarea client; yjs documents: the
+                                 TipTap page built from collab/frontend/); anonymous users too when
+                                 public_role allows
     GET /static/collab/<file>    the client's modules, also when runserver's static handler is absent
 """
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +27,11 @@ from django.views.static import serve
 
 from collab import access
 from collab.exceptions import NotFound
-from collab.models import Document, Membership
+from collab.models import Document, Kind, Membership
+from collab.users import user_info
 
 STATIC_DIR = Path(__file__).resolve().parent / "static" / "collab"
+YJS_BUNDLE = STATIC_DIR / "build" / "yjs-editor.js"  # scripts/build-frontend.mjs (make frontend)
 LIST_LIMIT = 100
 
 
@@ -68,6 +73,8 @@ def editor(request: HttpRequest, document_id: Any) -> HttpResponse:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         return render(request, "collab/not_found.html", status=404)
+    if document.kind == Kind.YJS:
+        return yjs_editor(request, document, role)
     config = {
         "documentId": str(document.pk),
         "title": document.title,
@@ -77,6 +84,27 @@ def editor(request: HttpRequest, document_id: Any) -> HttpResponse:
         "signedIn": request.user.is_authenticated,
     }
     return render(request, "collab/editor.html", {"document": document, "role": role, "config": config})
+
+
+def yjs_editor(request: HttpRequest, document: Document, role: str) -> HttpResponse:
+    """The rich-text page of a yjs document: TipTap over the stock y-websocket or Hocuspocus provider."""
+    hocuspocus = request.GET.get("provider") == "hocuspocus"
+    config = {
+        "documentId": str(document.pk),
+        "title": document.title,
+        "role": role,
+        "user": user_info(request.user, secrets.token_hex(4)),  # awareness: name and caret colour
+        "listUrl": reverse("collab:document-list"),
+        "signedIn": request.user.is_authenticated,
+    }
+    context = {
+        "document": document,
+        "role": role,
+        "config": config,
+        "bundle_built": YJS_BUNDLE.exists(),
+        "provider_name": "Hocuspocus" if hocuspocus else "y-websocket",
+    }
+    return render(request, "collab/yjs_editor.html", context)
 
 
 def static_asset(request: HttpRequest, path: str) -> HttpResponse:

@@ -10,8 +10,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from collab import editing
+from collab import editing, views
 from collab.models import Document, Membership
+from collab.yjs import documents as yjs_documents
 
 pytestmark = pytest.mark.django_db
 
@@ -73,6 +74,40 @@ def test_editor_page_for_each_kind_of_visitor(alice: User, bob: User) -> None:
     response = signed_in(bob).get(f"/documents/{private.pk}/")
     assert response.status_code == 404 and b"No such document" in response.content
     assert config_of(signed_in(alice).get(f"/documents/{private.pk}/").content.decode())["role"] == "owner"
+
+
+def test_a_yjs_document_opens_the_rich_text_page(
+    alice: User, bob: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rich = yjs_documents.create(owner=alice, title="Rich <i>", public_role="viewer")
+    monkeypatch.setattr(views, "YJS_BUNDLE", views.STATIC_DIR / "app.css")  # as if built
+    html = signed_in(alice).get(f"/documents/{rich.pk}/").content.decode()
+    config = config_of(html)
+    assert config["documentId"] == str(rich.pk) and config["role"] == "owner"
+    assert config["user"]["name"] == "Alice Liddell" and re.fullmatch(
+        r"#[0-9a-f]{6}", config["user"]["color"]
+    )
+    for element in (
+        'id="editor"',
+        'id="bold"',
+        'id="presence"',
+        'id="readonly"',
+        'id="kind"',
+        "Rich &lt;i&gt;",
+    ):
+        assert element in html, element
+    assert "collab/build/yjs-editor.js" in html and 'id="text"' not in html  # not the textarea client
+    # anonymous visitors of a public document: a viewer, with a guest name; Hocuspocus on request
+    page = Client().get(f"/documents/{rich.pk}/?provider=hocuspocus").content.decode()
+    assert config_of(page)["role"] == "viewer" and config_of(page)["user"]["name"].startswith("Guest ")
+    assert "Hocuspocus" in page
+    # the bundle is built by npm (make frontend): without it the page says so and loads no script
+    monkeypatch.setattr(views, "YJS_BUNDLE", views.STATIC_DIR / "build" / "missing.js")
+    page = signed_in(bob).get(f"/documents/{rich.pk}/").content.decode()
+    assert "make frontend" in page and "build/yjs-editor.js" not in page
+    # the list offers both kinds and marks rich-text documents
+    listing = signed_in(alice).get("/").content.decode()
+    assert 'id="new-kind"' in listing and 'value="yjs"' in listing and 'data-kind="yjs"' in listing
 
 
 def test_client_modules_are_served_as_javascript() -> None:

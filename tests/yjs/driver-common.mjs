@@ -8,7 +8,9 @@
 //   out: {"event": "status", "doc": "<name>", ...}   at any time, for what the provider reports
 //
 // Positions and lengths are Unicode code points (Python's str indexing), converted here to the
-// UTF-16 indexes that Y.Text uses. The document's text is the root Y.Text named "content".
+// UTF-16 indexes that Y.Text uses; with "clamp": true they are cut to the text's current length
+// (remote edits may have shortened it since the caller looked). The document's text is the root
+// Y.Text named "content".
 
 import { createInterface } from "node:readline";
 import * as Y from "yjs";
@@ -34,6 +36,9 @@ export function utf16Index(text, cp) {
   if (seen === cp) return units;
   throw new Error(`position ${cp} is past the end of the text (${seen} code points)`);
 }
+
+/** @param {string} text */
+const cpLength = (text) => [...text].length;
 
 /**
  * Resolve when `check()` is true (checked now and after every `on(name)` of `emitter`), or reject
@@ -64,20 +69,23 @@ export function waitUntil(check, timeout, what) {
  */
 export function documentCommands(target) {
   return {
-    /** @param {{index: number, text: string}} a */
+    /** @param {{index: number, text: string, clamp?: boolean}} a */
     insert(a) {
       const { doc } = target(a);
       const ytext = doc.getText("content");
-      ytext.insert(utf16Index(ytext.toString(), a.index), a.text);
+      const text = ytext.toString();
+      ytext.insert(utf16Index(text, a.clamp ? Math.min(a.index, cpLength(text)) : a.index), a.text);
       return { text: ytext.toString() };
     },
-    /** @param {{index: number, length: number}} a */
+    /** @param {{index: number, length: number, clamp?: boolean}} a */
     delete(a) {
       const { doc } = target(a);
       const ytext = doc.getText("content");
       const text = ytext.toString();
-      const start = utf16Index(text, a.index);
-      ytext.delete(start, utf16Index(text, a.index + a.length) - start);
+      const index = a.clamp ? Math.min(a.index, cpLength(text)) : a.index;
+      const end = a.clamp ? Math.min(index + a.length, cpLength(text)) : index + a.length;
+      const start = utf16Index(text, index);
+      ytext.delete(start, utf16Index(text, end) - start);
       return { text: ytext.toString() };
     },
     text(/** @type {object} */ a) {

@@ -66,7 +66,11 @@ function main() {
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRFToken": token, Accept: "application/json" },
-        body: JSON.stringify({ title: String(data.get("title") || "").trim(), public_role: data.get("public_role") }),
+        body: JSON.stringify({
+          title: String(data.get("title") || "").trim(),
+          public_role: data.get("public_role"),
+          kind: data.get("kind") || "text",
+        }),
       });
       const body = await response.json().catch(() => ({}));
       if (response.status !== 201) {
