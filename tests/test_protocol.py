@@ -167,4 +167,5 @@ def test_frames_are_compact_json_with_unicode_kept() -> None:
 
 
 def test_protocol_module_is_pure() -> None:
-    assert find_impurities(ROOT / "collab" / "protocol.py", allowed=("pydantic", "collab.codes", "collab.exceptions")) == []
+    allowed = ("pydantic", "collab.codes", "collab.exceptions")
+    assert find_impurities(ROOT / "collab" / "protocol.py", allowed=allowed) == []
