@@ -176,7 +176,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_PAGINATION_CLASS": "collab.api.pagination.Pagination",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "collab.api.schema.CollabAutoSchema",
     "EXCEPTION_HANDLER": "collab.api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
@@ -190,6 +190,10 @@ SPECTACULAR_SETTINGS = {
     "Live editing is the WebSocket protocol in docs/protocol.md.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "collab.api.schema.optional_fields",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "PublicRoleEnum": ["none", "viewer", "editor"],
         "MemberRoleEnum": ["viewer", "editor", "owner"],

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from collab.models import MEMBER_ROLES, PUBLIC_ROLES, Document, Kind, Membership
@@ -41,6 +42,14 @@ class StrictIntegerField(serializers.IntegerField):
 
 
 MAX_SEQ = 2**63 - 1  # the database's BIGINT
+
+
+class ErrorSerializer(serializers.Serializer[Any]):
+    """Every API error (``collab.api.errors``): a sentence, a machine code, and field errors if any."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    errors = serializers.JSONField(required=False, help_text="per field, for invalid input")
 
 
 class OwnerSerializer(serializers.Serializer[Any]):
@@ -143,6 +152,7 @@ class MembershipSerializer(serializers.ModelSerializer[Membership]):
         fields = ["username", "role", "user", "created_at"]
         read_only_fields = fields
 
+    @extend_schema_field(UserInfoSerializer)
     def get_user(self, membership: Membership) -> dict[str, Any]:
         return dict(user_info(membership.user))
 

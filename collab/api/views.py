@@ -29,6 +29,9 @@ from collab.models import Document, Kind, Membership
 from collab.text.cursors import entries_at, has_stale_cursors
 from collab.yjs import documents as yjs_documents
 
+MIN_0: dict[str, Any] = {"type": "integer", "minimum": 0}
+MIN_1: dict[str, Any] = {"type": "integer", "minimum": 1}
+
 
 def _int_param(request: Request, name: str, default: int, *, low: int, high: int | None = None) -> int:
     raw = request.query_params.get(name)
@@ -161,15 +164,15 @@ class DocumentViewSet(
     @extend_schema(
         methods=["GET"],
         parameters=[
-            OpenApiParameter("since", int, description="ops with version > since (default 0)"),
-            OpenApiParameter("limit", int, description="at most this many (default 100, max 1000)"),
+            OpenApiParameter("since", MIN_0, description="ops with version > since (default 0)"),
+            OpenApiParameter("limit", MIN_1, description="at most this many (default 100; above 1000: 1000)"),
         ],
         responses=s.OpSerializer(many=True),
     )
     @extend_schema(
         methods=["POST"], request=s.OpSubmitSerializer, responses={201: s.CommittedVersionSerializer}
     )
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
     def ops(self, request: Request, pk: str | None = None) -> Response:
         document, role = self.document()
         self.require_kind(document, Kind.TEXT, "ops")
@@ -207,7 +210,7 @@ class DocumentViewSet(
         return Response({"version": committed.version}, status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        parameters=[OpenApiParameter("version", int, description="default: current")],
+        parameters=[OpenApiParameter("version", MIN_0, description="default: current")],
         responses=s.SnapshotSerializer,
     )
     @action(detail=True, methods=["get"])
@@ -249,7 +252,7 @@ class DocumentViewSet(
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses=s.PresenceEntrySerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def presence(self, request: Request, pk: str | None = None) -> Response:
         document, _ = self.document()
         entries = presence.registry().entries(str(document.pk))
@@ -260,7 +263,7 @@ class DocumentViewSet(
     # -- members ------------------------------------------------------------
     @extend_schema(methods=["GET"], responses=s.MembershipSerializer(many=True))
     @extend_schema(methods=["POST"], request=s.MemberAddSerializer, responses={201: s.MembershipSerializer})
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
     def members(self, request: Request, pk: str | None = None) -> Response:
         document, role = self.document()
         if request.method == "GET":
