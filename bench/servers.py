@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.live import LiveServer  # noqa: E402
+from tests.support.live import LiveServer  # noqa: E402
 
 RELAY_PATH = "/ws/relay/"
 COLLAB_APP = "project.asgi:application"

@@ -18,8 +18,8 @@ from rest_framework.test import APIClient
 from collab import presence
 from collab.realtime import hub
 from collab.text import committer
-from tests.live import LiveServer
-from tests.services import postgres_url_or_skip, redis_url_or_skip
+from tests.support.live import LiveServer
+from tests.support.services import postgres_url_or_skip, redis_url_or_skip
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 

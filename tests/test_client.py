@@ -35,7 +35,7 @@ from collab.client import (
     StateChanged,
     Unauthorized,
 )
-from tests.live import ROOT, LiveServer
+from tests.support.live import ROOT, LiveServer
 
 pytestmark = pytest.mark.live
 

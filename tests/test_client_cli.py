@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from collab.client.cli import as_line, parser
-from tests.live import ROOT
+from tests.support.live import ROOT
 
 # a Python without the websockets library: importing it fails as it would there
 WITHOUT_WEBSOCKETS = """

@@ -13,8 +13,8 @@ import subprocess
 
 import pytest
 
-from tests.live import ROOT
-from tests.services import IN_CI
+from tests.support.live import ROOT
+from tests.support.services import IN_CI
 
 TESTS = ROOT / "tests" / "js"
 

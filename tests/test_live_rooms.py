@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import websockets
 
-from tests.live import LiveServer
-from tests.wsclient import Editor, settle
+from tests.support.live import LiveServer
+from tests.support.wsclient import Editor, settle
 
 pytestmark = [pytest.mark.live]
 

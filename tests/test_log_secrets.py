@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import websockets
 
-from tests.live import LiveServer
+from tests.support.live import LiveServer
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 

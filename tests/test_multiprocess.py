@@ -22,9 +22,9 @@ from urllib.parse import urlparse
 import pytest
 import websockets
 
-from tests.live import LiveServer
+from tests.support.live import LiveServer
+from tests.support.wsclient import Editor, settle
 from tests.test_live_rooms import doc_state, random_op
-from tests.wsclient import Editor, settle
 
 pytestmark = [pytest.mark.live, pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 

@@ -212,7 +212,7 @@ def test_a_server_process_warns_once_in_one_line_what_to_do() -> None:
 @pytest.mark.live
 @pytest.mark.parametrize("server", ["daphne", "uvicorn"])
 def test_daphne_and_uvicorn_log_w001_at_start(tmp_path: Path, server: str) -> None:
-    from tests.live import LiveServer
+    from tests.support.live import LiveServer
 
     live = LiveServer(tmp_path, server=server, env={"DJANGO_DEBUG": "0"}).start()
     try:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.e2e.pages import ARGS, CHROMIUM, WAIT, sync_playwright
-from tests.services import IN_CI
+from tests.support.services import IN_CI
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tests.live import ROOT, LiveServer
+from tests.support.live import ROOT, LiveServer
 
 try:
     from playwright.sync_api import expect, sync_playwright

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.e2e.pages import WAIT, expect, no_page_errors, screenshot, sign_in, watch
-from tests.live import ROOT, LiveServer
+from tests.support.live import ROOT, LiveServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page

@@ -29,8 +29,8 @@ from typing import Any
 
 import pytest
 
-from tests.live import ROOT, LiveServer
-from tests.services import IN_CI
+from tests.support.live import ROOT, LiveServer
+from tests.support.services import IN_CI
 
 HERE = Path(__file__).resolve().parent
 NODE_MODULES = ROOT / "node_modules"

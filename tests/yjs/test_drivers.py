@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.live import free_port
+from tests.support.live import free_port
 from tests.yjs.drivers import DriverError, hocuspocus, ywebsocket
 
 # Nothing listens on this port: the providers keep trying to connect while the Y.Doc works offline.
