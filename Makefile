@@ -57,7 +57,7 @@ test-fast: $(VENV)/.dev
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy collab/ot collab/protocol.py collab/codes.py collab/exceptions.py collab/client
+	$(BIN)/mypy collab/ot collab/protocol.py collab/codes.py collab/exceptions.py collab/commit_plan.py collab/client
 
 format: $(VENV)/.dev
 	$(BIN)/ruff format .

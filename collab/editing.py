@@ -1,9 +1,10 @@
 """``commit()``: the one write path for document text; history and snapshots.
 
 Every change to a document's text comes here: live edits, REST writes and the
-admin. One call runs one transaction that, for each edit in order, dedupes on
-(client_id, seq), transforms the op from its base version to the current one,
-applies it, checks the size limit, and then persists ops + text + version
+admin. One call runs one transaction: lock the document, read what the commit
+decision needs (the ops since the oldest base, the (client_id, seq) already
+committed), decide (``collab.commit_plan``, pure: dedupe, version and span
+checks, rebase, apply, size check), then persist ops + text + version
 together. The database's uniqueness of (document, version) orders edits, so it
 stays correct with many server processes; a conflict is retried.
 
@@ -31,26 +32,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from collab.exceptions import (
-    CollabError,
-    DocumentTooLarge,
-    HistoryUnavailable,
-    InvalidOp,
-    NotFound,
-    VersionAhead,
-)
+from collab import commit_plan
+from collab.exceptions import CollabError, HistoryUnavailable, NotFound, VersionAhead
 from collab.models import Document, Operation, Snapshot
-from collab.ot import (
-    InvalidOperation,
-    Op,
-    apply,
-    base_length,
-    check,
-    diff,
-    normalize,
-    rebase,
-    without_empty,
-)
+from collab.ot import Op, apply, diff
 from collab.users import UserInfo, user_info
 
 log = logging.getLogger(__name__)
@@ -60,6 +45,8 @@ MAX_RETRIES = 8
 
 @dataclass(frozen=True)
 class EditRequest:
+    """One edit to commit: ``op`` made on the text at ``version``, by ``user``, idempotent on (client_id, seq)."""
+
     document_id: Any
     version: int
     op: Any
@@ -115,14 +102,12 @@ def limits() -> dict[str, int]:
 
 
 def check_size(text: str) -> None:
-    maximum = limits()["max_document_chars"]
-    if len(text) > maximum:
-        raise DocumentTooLarge(
-            f"The document would have {len(text)} characters; at most {maximum} are allowed."
-        )
+    error = commit_plan.size_error(len(text), limits()["max_document_chars"])
+    if error is not None:
+        raise error
 
 
-def _committed(row: Operation, document_id: str, *, duplicate: bool = False) -> CommittedOp:
+def _committed(row: Operation, document_id: str) -> CommittedOp:
     return CommittedOp(
         document_id=document_id,
         version=row.version,
@@ -132,20 +117,7 @@ def _committed(row: Operation, document_id: str, *, duplicate: bool = False) -> 
         session=row.session,
         user=user_info(row.user, row.session),
         created_at=row.created_at,
-        duplicate=duplicate,
     )
-
-
-def _validate(req: EditRequest) -> tuple[Op, int]:
-    """The normalized op and the length of text the op as sent needs (trailing retain included)."""
-    try:
-        return normalize(req.op), base_length(check(without_empty(req.op)))
-    except InvalidOperation as exc:
-        raise InvalidOp(f"Invalid op: {exc}") from exc
-
-
-def _growth(op: Op) -> int:
-    return sum(len(c) if isinstance(c, str) else (c if c < 0 else 0) for c in op)
 
 
 def _locked_document(document_id: Any) -> Document:
@@ -166,11 +138,9 @@ _last_seq: dict[tuple[str, str], int] = {}
 _LAST_SEQ_MAX = 100_000
 
 
-def _maybe_committed(doc_key: str, req: EditRequest, trust_cache: bool) -> bool:
-    if not req.client_id or req.seq is None:
-        return False
-    last = _last_seq.get((doc_key, req.client_id))
-    return not trust_cache or last is None or req.seq <= last
+def _maybe_committed(doc_key: str, key: commit_plan.Key, trust_cache: bool) -> bool:
+    last = _last_seq.get((doc_key, key[0]))
+    return not trust_cache or last is None or key[1] <= last
 
 
 def _remember_seqs(doc_key: str, rows: Sequence[Operation]) -> None:
@@ -182,121 +152,104 @@ def _remember_seqs(doc_key: str, rows: Sequence[Operation]) -> None:
             _last_seq[key] = max(_last_seq.get(key, row.seq), row.seq)
 
 
+def _already_committed(document: Document, keys: set[commit_plan.Key]) -> dict[int, CommittedOp]:
+    """The committed ops whose (client_id, seq) is among ``keys``, by version."""
+    if not keys:
+        return {}
+    # the extra conditions match the partial unique index, so it is used
+    # (without them SQLite scans the document's whole history)
+    rows = (
+        Operation.objects.filter(
+            document=document, client_id__in={k[0] for k in keys}, seq__in={k[1] for k in keys}
+        )
+        .exclude(client_id="")
+        .filter(seq__isnull=False)
+        .order_by()
+        .select_related("user")
+    )
+    doc_key = str(document.pk)
+    return {row.version: _committed(row, doc_key) for row in rows if (row.client_id, row.seq) in keys}
+
+
 def _commit_batch(
-    document_id: Any, requests: Sequence[EditRequest], *, trust_cache: bool = True
+    document_id: Any,
+    requests: Sequence[EditRequest],
+    checked: Sequence[commit_plan.Checked | CollabError],
+    *,
+    trust_cache: bool,
 ) -> list[Outcome]:
-    outcomes: list[Outcome | None] = [None] * len(requests)
-    ops: list[Op | None] = []
-    spans: list[int] = []
-    for i, req in enumerate(requests):
-        try:
-            op, span = _validate(req)
-        except CollabError as exc:
-            outcomes[i] = exc
-            op, span = None, 0
-        ops.append(op)
-        spans.append(span)
-    every = int(settings.COLLAB["SNAPSHOT_EVERY"])
+    """Lock, read what the plan needs, plan, persist: one transaction."""
+    cfg = settings.COLLAB
     with transaction.atomic():
         document = _locked_document(document_id)
         doc_key = str(document.pk)
-        text, version = document.content, document.version
-        bases = [r.version for r, op in zip(requests, ops, strict=True) if op is not None]
-        since = min(bases) if bases else version
+        since = commit_plan.oldest_base(checked, document.version)
         history: dict[int, Op] = {}
-        if since < version:  # someone committed since an edit's base: read what to transform over
+        if since < document.version:  # someone committed since an edit's base: what to rebase over
             history = dict(
                 Operation.objects.filter(document=document, version__gt=since).values_list("version", "op")
             )
-        keys = {(r.client_id, r.seq) for r in requests if _maybe_committed(doc_key, r, trust_cache)}
-        seen: dict[tuple[str, int | None], CommittedOp] = {}
-        if keys:
-            # the extra conditions match the partial unique index, so it is used
-            # (without them SQLite scans the document's whole history)
-            for row in (
-                Operation.objects.filter(
-                    document=document, client_id__in={k[0] for k in keys}, seq__in={k[1] for k in keys}
-                )
-                .exclude(client_id="")
-                .filter(seq__isnull=False)
-                .order_by()
-                .select_related("user")
-            ):
-                seen[(row.client_id, row.seq)] = _committed(row, doc_key, duplicate=True)
+        keys = {
+            key
+            for c in checked
+            if isinstance(c, commit_plan.Checked)
+            and (key := commit_plan.key_of(c.edit)) is not None
+            and _maybe_committed(doc_key, key, trust_cache)
+        }
+        by_version = _already_committed(document, keys)
+        decided = commit_plan.plan(
+            commit_plan.Head(document.content, document.version),
+            checked,
+            history=history,
+            committed={(c.client_id, c.seq): v for v, c in by_version.items() if c.seq is not None},
+            max_chars=int(cfg["MAX_DOCUMENT_CHARS"]),
+            snapshot_every=int(cfg["SNAPSHOT_EVERY"]),
+        )
         now = timezone.now()
-        new_rows: list[Operation] = []
-        snapshots: list[Snapshot] = []
-        for i, (req, op) in enumerate(zip(requests, ops, strict=True)):
-            if op is None:
-                continue
-            key = (req.client_id, req.seq)
-            if req.client_id and req.seq is not None and key in seen:
-                outcomes[i] = seen[key]
-                continue
-            try:
-                if req.version > version:
-                    raise VersionAhead(
-                        f"Version {req.version} is beyond the document's current version {version}."
-                    )
-                if req.version < 0:
-                    raise InvalidOp("version must be 0 or more.")
-                base_len = len(text) - sum(_growth(history[v]) for v in range(req.version + 1, version + 1))
-                if spans[i] > base_len:
-                    raise InvalidOp(
-                        f"Invalid op: it spans {spans[i]} code points but the text at version "
-                        f"{req.version} has {base_len}."
-                    )
-                for v in range(req.version + 1, version + 1):
-                    op = rebase(op, history[v])
-                try:
-                    new_text = apply(text, op)
-                except InvalidOperation as exc:
-                    raise InvalidOp(f"Invalid op at version {req.version}: {exc}") from exc
-                check_size(new_text)
-            except CollabError as exc:
-                exc.ref = {"client_id": req.client_id, "seq": req.seq} if req.client_id else None
-                outcomes[i] = exc
-                continue
-            version += 1
-            text = new_text
-            history[version] = op
-            user = req.user if getattr(req.user, "is_authenticated", False) else None
+        rows: list[Operation] = []
+        for index, fresh in decided.fresh:
+            req = requests[index]
             row = Operation(
                 document=document,
-                version=version,
-                op=op,
+                version=fresh.version,
+                op=fresh.op,
                 client_id=req.client_id,
                 seq=req.seq,
                 session=req.session,
-                user=user,
+                user=req.user if getattr(req.user, "is_authenticated", False) else None,
                 created_at=now,
             )
-            new_rows.append(row)
-            if every > 0 and version % every == 0:
-                snapshots.append(Snapshot(document=document, version=version, content=text))
-            done = _committed(row, doc_key)
-            outcomes[i] = done
-            if req.client_id and req.seq is not None:
-                seen[key] = replace(done, duplicate=True)
-        if new_rows:
-            Operation.objects.bulk_create(new_rows)
-            if snapshots:
-                Snapshot.objects.bulk_create(snapshots)
+            rows.append(row)
+            by_version[fresh.version] = _committed(row, doc_key)
+        if rows:
+            Operation.objects.bulk_create(rows)
+            if decided.snapshots:
+                Snapshot.objects.bulk_create(
+                    Snapshot(document=document, version=s.version, content=s.text) for s in decided.snapshots
+                )
             updated = Document.objects.filter(pk=document.pk, version=document.version).update(
-                content=text, version=version, updated_at=now
+                content=decided.head.text, version=decided.head.version, updated_at=now
             )
             if updated != 1:
                 raise IntegrityError("document version moved during commit")
-    _remember_seqs(doc_key, new_rows)
-    assert all(o is not None for o in outcomes)
-    return [o for o in outcomes if o is not None]
+    _remember_seqs(doc_key, rows)
+    return [_outcome(d, by_version) for d in decided.decisions]
+
+
+def _outcome(decision: commit_plan.Decision, by_version: dict[int, CommittedOp]) -> Outcome:
+    if isinstance(decision, commit_plan.Fresh):
+        return by_version[decision.version]
+    if isinstance(decision, commit_plan.Resend):
+        return replace(by_version[decision.version], duplicate=True)
+    return decision
 
 
 def commit_many(document_id: Any, requests: Sequence[EditRequest], *, publish: bool = True) -> list[Outcome]:
     """Commit edits to one document in one transaction; one outcome per request, in order."""
+    checked = commit_plan.prepare(requests)  # before the lock: needs no document
     for attempt in range(MAX_RETRIES):
         try:
-            outcomes = _commit_batch(document_id, requests, trust_cache=attempt == 0)
+            outcomes = _commit_batch(document_id, requests, checked, trust_cache=attempt == 0)
             break
         except IntegrityError:
             if attempt == MAX_RETRIES - 1:
