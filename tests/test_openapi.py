@@ -21,7 +21,7 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from collab import editing
-from tests.live import LiveServer
+from tests.support.live import LiveServer
 
 SCHEMATHESIS_EXAMPLES = os.environ.get("COLLAB_SCHEMATHESIS_EXAMPLES", "10")
 SCHEMATHESIS_SEED = os.environ.get("COLLAB_SCHEMATHESIS_SEED", "1")
