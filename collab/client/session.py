@@ -18,10 +18,11 @@ caller passes ``now`` (any monotonic clock, in seconds) and moves the frames::
     ('abc!', 4, True)
 
 Reconnecting (``connection_made`` again, then the new ``hello``) sends ``sync``
-from the last version seen. In the answer, our own in-flight op (matched on
-client_id and seq) counts as its ack and the other ops are transformed as
-usual; then the unacknowledged edit is resent with the *same* seq, so the
-server commits it once whatever happened before the drop. A gap in versions,
+from the last version seen if the hello is ahead. In the answer, our own
+in-flight op (matched on client_id and seq) counts as its ack and the other ops
+are transformed as usual; then the unacknowledged edit is resent exactly as
+first sent (same base version, op and seq), so the server commits it once
+whatever happened before the drop. A hello at our own version resends at once. A gap in versions,
 or an ack overdue by ``ack_timeout``, also sends ``sync`` (and an overdue edit
 is resent after the answer).
 
@@ -33,6 +34,9 @@ and a ``sync`` reconciles. If the server cannot send the history we missed
 in-flight edit as first sent, waits for it to be acked, asks for a reconnect
 (``reconnect_reason``) and rebases the rest of its local edits onto the fresh
 ``hello`` text, so no local edit is lost or applied twice.
+
+The browser's session.js is the same state machine: both replay the scenarios
+of tests/fixtures/session_cases.json (frames in, frames and events out).
 """
 
 from __future__ import annotations
@@ -355,12 +359,14 @@ class Session:
             return
         if self._recover is not None:
             if self.ot.inflight is not None:  # is it committed? resend it exactly as first sent
-                sent = self.ot.resync_inflight()
-                assert sent is not None and self._inflight_seq is not None
-                self._send_edit_frame(sent[0], sent[1], self._inflight_seq)
+                self._resend(now)
                 self.phase, self._sync_at = "recovering", now
                 return
             self._rebase(version, content)
+        if version == self.ot.version:  # nothing missed: the server reads hello after joining the room
+            self._hello = None
+            self._go_live(now, resumed=True)
+            return
         self.phase = "resyncing"
         self._send_sync(now)
 
@@ -561,10 +567,13 @@ class Session:
         self._send_edit_frame(outgoing[0], outgoing[1], seq)
 
     def _resend(self, now: float) -> None:
-        """Send the in-flight edit again, rebased on the current version, with its seq."""
+        """Send the in-flight edit again exactly as first sent (base version, op, seq): the server
+        commits it once, transformed from that base, whether or not the first copy arrived."""
         ot = self.ot
-        assert ot is not None and ot.inflight is not None and self._inflight_seq is not None
-        self._send_edit_frame(ot.version, list(ot.inflight), self._inflight_seq)
+        assert ot is not None and self._inflight_seq is not None
+        sent = ot.resync_inflight()
+        assert sent is not None
+        self._send_edit_frame(sent[0], sent[1], self._inflight_seq)
         self._inflight_conn, self._sent_at, self._resend_due = self._conn, now, False
 
     def _flush_cursor(self, now: float) -> None:

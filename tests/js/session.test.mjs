@@ -180,7 +180,7 @@ test("a lost ack is recovered by ackTimedOut: sync, then resend, committed once"
   assert.equal(a.session.text, "z");
 });
 
-test("the server dropping our edit (forbidden) resets from a fresh hello", () => {
+test("the server dropping our edit (forbidden) undoes it, keeps later edits and syncs", () => {
   const server = new FakeServer("read me");
   const v = new Wire(server, session("v"), { role: "viewer" }).connect();
   v.down();
@@ -192,17 +192,21 @@ test("the server dropping our edit (forbidden) resets from a fresh hello", () =>
   e.session.edit(["x"]);
   e.conn.role = "viewer";
   e.up();
+  e.session.edit([8, "!"]); // typed while the first is in flight
   e.down();
   const error = e.eventsOf("error").at(-1);
   assert.equal(error.code, "forbidden");
-  assert.equal(e.session.wantReconnect, true);
-  e.drop(1006);
-  e.connect();
-  e.down();
+  const undone = e.eventsOf("change").at(-1);
+  assert.deepEqual([undone.origin, undone.seq, undone.code], ["rejected", 1, "forbidden"]);
+  assert.equal(apply("xread me!", undone.op), "read me!");
+  assert.equal(e.session.text, "read me!");
+  assert.equal(e.session.wantReconnect, false);
+  e.collect();
+  assert.deepEqual(e.toServer, [{ type: "sync", payload: { version: 0 } }]);
+  e.settle(); // after the answer the later edit goes out, and is refused in turn
   assert.equal(e.session.text, "read me");
-  const reset = e.eventsOf("change").at(-1);
-  assert.equal(reset.origin, "reset");
-  assert.equal(apply("xread me", reset.op), "read me");
+  assert.equal(server.text, "read me");
+  assert.equal(e.session.pending, false);
 });
 
 test("close codes: reconnect after 1001/1006/1011/4408, give up with a message otherwise", () => {
@@ -436,4 +440,31 @@ test("our own selection follows remote ops, and is not sent again for them", () 
   assert.ok(!a.toServer.some((f) => f.type === "cursor"));
   a.session.edit([5, "!"]); // typing at the head moves it past the insert
   assert.deepEqual(a.session.selection, { anchor: 4, head: 6 });
+});
+
+test("a rejected edit (invalid_op) is undone after remote ops, later edits are kept and sent after the sync", () => {
+  const s = session("me");
+  s.opened();
+  s.receive({
+    type: "hello",
+    payload: { session: "s1", role: "editor", user: { id: 1, name: "Me", color: "#000" }, presence: [],
+      document: { id: "d", title: "T", version: 0, content: "abc" } },
+  });
+  s.edit([3, "X"]);
+  s.receive({ type: "op", payload: { version: 1, op: ["Z"], client_id: "other", seq: 1, session: "s9", user: {} } });
+  s.edit(["Y"]);
+  assert.equal(s.text, "YZabcX");
+  s.takeOutgoing();
+  s.takeEvents();
+  s.receive({ type: "error", payload: { code: "invalid_op", message: "Past the end.", ref: { client_id: "me", seq: 1 } } });
+  assert.equal(s.text, "YZabc");
+  const [change] = s.takeEvents().filter((e) => e.type === "change");
+  assert.deepEqual([change.origin, change.op, change.seq], ["rejected", [5, -1], 1]);
+  assert.deepEqual(s.takeOutgoing(), [{ type: "sync", payload: { version: 1 } }]);
+  s.receive({ type: "ops", payload: { ops: [] } });
+  assert.deepEqual(s.takeOutgoing(), [{ type: "edit", payload: { version: 1, op: ["Y"], client_id: "me", seq: 2 } }]);
+  s.receive({ type: "ack", payload: { client_id: "me", seq: 2, version: 2 } });
+  assert.equal(s.text, "YZabc");
+  assert.equal(s.pending, false);
+  assert.equal(s.serverText, "YZabc");
 });

@@ -7,7 +7,9 @@
  * ops, `sync` after a gap, a reconnect or a lost ack, idempotent resend of the
  * op in flight, presence, remote cursors kept in local coordinates, and undo.
  * It never touches a socket, a timer or the DOM; `client.js` moves its
- * frames over a WebSocket, and the tests feed it frames by hand:
+ * frames over a WebSocket, and the tests feed it frames by hand (the
+ * scenarios of tests/fixtures/session_cases.json are shared with the Python
+ * client's session, which must behave the same):
  *
  *     const s = new Session({ clientId: "c1" });
  *     s.opened();
@@ -20,8 +22,10 @@
  * - `ready` `{text}`: the first hello; the text to show.
  * - `hello` `{role, user, session, document, first}`: every (re)connection.
  * - `change` `{op, text, origin, user?, session?}`: the text changed by
- *   something other than `edit`/`replace` (origin `remote`, `undo`, `redo` or
- *   `reset`); `op` is in code points, as applied to the previous local text.
+ *   something other than `edit`/`replace` (origin `remote`, `undo`, `redo`,
+ *   `reset`, or `rejected` with `seq` and `code`: the server refused our edit
+ *   and it was taken out); `op` is in code points, as applied to the previous
+ *   local text.
  * - `presence` `{entries}`, `cursors` `{cursors}`, `role` `{role}`.
  * - `sent` `{seq}`, `ack` `{version, seq}`, `pending` `{pending}`.
  * - `error` `{code, message}`: something to tell the user.
@@ -30,7 +34,7 @@
  */
 
 import { CLOSE_ERRORS, CloseCode, ErrorCode, RECONNECT_CODES } from "./codes.js";
-import { check, diff, isNoop, transformPosition } from "./ot.js";
+import { apply, check, diff, invert, isNoop, transform, transformPosition } from "./ot.js";
 import { OTClient } from "./otclient.js";
 import { cpLength, diffAround } from "./text.js";
 import { UndoManager } from "./undo.js";
@@ -61,10 +65,9 @@ export const CLOSE_MESSAGES = /** @type {Record<number, string>} */ ({
   [CloseCode.RATE_LIMITED]: "The connection was closed: too many messages.",
 });
 
-/** Errors about our own edit after which the server dropped it: start again from the server's text. */
-const EDIT_DROPPED = new Set([
+/** Errors about our own edit after which the server dropped it: undo it, keep later edits, `sync`. */
+const EDIT_REJECTED = new Set([
   ErrorCode.FORBIDDEN, ErrorCode.INVALID_OP, ErrorCode.DOCUMENT_TOO_LARGE, ErrorCode.INVALID_MESSAGE,
-  ErrorCode.VERSION_AHEAD,
 ]);
 const EDITOR_ROLES = new Set(["editor", "owner"]);
 const HISTORY_KEPT = 500;
@@ -95,6 +98,7 @@ export class Session {
     this.inflightSeq = null;
     /** @type {OTClient | null} */
     this.ot = null;
+    this.serverText = ""; // the text at `version`, as the server has it (without our pending edits)
     this.role = "viewer";
     /** @type {User | null} */
     this.user = null;
@@ -338,6 +342,7 @@ export class Session {
       const old = this.ot;
       const hadPending = this.pending;
       this.ot = new OTClient(String(doc.content), Number(doc.version));
+      this.serverText = this.ot.text;
       this.inflightSeq = null;
       this.history = [];
       this.undoManager.clear();
@@ -432,7 +437,9 @@ export class Session {
     /** @type {Op} */
     let applied;
     try {
-      applied = ot.remote(p.version, check(p.op));
+      const serverText = apply(this.serverText, check(p.op));
+      applied = ot.remote(p.version, p.op);
+      this.serverText = serverText;
     } catch (err) {
       this.hardReset("out_of_sync", "This page fell out of step with the server; reloading the document.");
       return false;
@@ -508,10 +515,11 @@ export class Session {
     const message = String(p.message || "Something went wrong.");
     this.lastError = { code, message };
     const ref = p.ref;
-    if (ref && typeof ref === "object" && ref.client_id === this.clientId && EDIT_DROPPED.has(code)) {
-      if (this.ot && this.ot.inflight !== null && ref.seq === this.inflightSeq) {
-        this.hardReset(code, `${message} Your latest changes were undone.`);
-      }
+    const mine = ref && typeof ref === "object" && ref.client_id === this.clientId;
+    const inflight = mine && this.ot !== null && this.ot.inflight !== null && ref.seq === this.inflightSeq;
+    if (mine && (EDIT_REJECTED.has(code) || code === ErrorCode.VERSION_AHEAD)) {
+      if (inflight && code === ErrorCode.VERSION_AHEAD) this.hardReset(code, `${message} Your latest changes were undone.`);
+      else if (inflight) this.reject(code, message);
       return;
     }
     if (code === ErrorCode.HISTORY_UNAVAILABLE) {
@@ -581,7 +589,10 @@ export class Session {
   finishAck(version) {
     const ot = /** @type {OTClient} */ (this.ot);
     const op = /** @type {Op} */ (ot.inflight);
+    const serverText = apply(this.serverText, op);
     ot.ack(version);
+    this.serverText = serverText;
+    this.resendAfterSync = false; // acked: nothing left to resend
     this.remember({ version, op, session: this.sessionId || "" });
     const seq = this.inflightSeq;
     this.inflightSeq = null;
@@ -596,6 +607,36 @@ export class Session {
   remember(item) {
     this.history.push(item);
     if (this.history.length > HISTORY_KEPT) this.history.splice(0, this.history.length - HISTORY_KEPT);
+  }
+
+  /**
+   * The server dropped our edit in flight (PROTOCOL.md: `invalid_op` and the like): take it
+   * out of the local text, keep the edits typed since, and `sync` (the answer, or the edits
+   * buffered meanwhile, go out as usual).
+   * @param {string} code
+   * @param {string} message
+   */
+  reject(code, message) {
+    const ot = /** @type {OTClient} */ (this.ot);
+    let undo = invert(/** @type {Op} */ (ot.inflight), this.serverText);
+    /** @type {Op | null} */
+    let buffer = ot.buffer;
+    if (buffer !== null) [undo, buffer] = transform(undo, buffer);
+    const fresh = new OTClient(this.serverText, ot.version);
+    if (buffer !== null && buffer.length) fresh.local(buffer);
+    const seq = this.inflightSeq;
+    this.ot = fresh;
+    this.inflightSeq = null;
+    this.resendAfterSync = false;
+    this.undoManager.clear(); // its steps were relative to the text with the rejected edit
+    this.moveSelection(undo, false);
+    this.moveCursors(undo, null);
+    this.emit("change", { op: undo, text: fresh.text, origin: "rejected", seq, code });
+    this.emit("error", { code, message: `${message} Your latest change was undone.` });
+    this.emitCursors();
+    this.requestSync();
+    this.flush();
+    this.emit("pending", { pending: this.pending });
   }
 
   /**
