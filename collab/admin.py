@@ -1,7 +1,8 @@
 """Django admin: documents with members, history and who is connected now; memberships; ops (read-only).
 
 Content edited in the admin is committed through ``editing.commit``, the same
-path as live edits, so connected clients see it. The form remembers the version
+path as live edits, so connected clients see it once the admin's transaction
+(Django's own ``atomic`` around the whole save) has committed. The form remembers the version
 it showed, and the change is committed as an edit of that version, so edits
 made meanwhile by live clients are merged, not overwritten. Each live session
 listed on a document can be closed from here (the client is told why). A

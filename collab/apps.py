@@ -15,6 +15,3 @@ class CollabConfig(AppConfig):
 
         log_redaction.install()  # the servers' own log handlers redact credentials too
         from collab import checks, signals  # noqa: F401  (registers checks and receivers)
-        from collab.text import committer
-
-        committer.install()  # REST and admin commits reach live rooms

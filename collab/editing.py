@@ -14,22 +14,28 @@ commit); each gets its own version and its own outcome::
     outcome = commit(EditRequest(doc_id, version=3, op=[3, "hi"], user=alice))
     outcome.version  # the committed version (or the original one for a resend)
 
-After the transaction commits, ``publisher`` is called with what was committed
-(the live rooms install it; until then it does nothing), so REST writes reach
-live clients without the REST code knowing about them.
+Live clients learn of committed ops only after the transaction that wrote
+them commits. ``commit``/``commit_many`` (REST, admin, any synchronous writer)
+send the ``ops_committed`` signal from ``transaction.on_commit``: inside an
+outer ``atomic`` (the admin's) it waits for the outer commit, and an outer
+rollback discards it. The realtime layer connects its receiver (collab.signals).
+The live committer, which runs outside any transaction, calls
+``commit_unpublished`` and publishes itself as soon as it returns.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from collab import commit_plan
@@ -83,14 +89,16 @@ class CommittedOp:
 
 
 Outcome = CommittedOp | CollabError
-Publisher = Callable[[str, Sequence[CommittedOp]], None]
+
+ops_committed = Signal()
+"""Sent once the transaction that committed ops has committed: ``document_id`` (str), ``ops``
+(the new ``CommittedOp``s, ascending; resends never). Sent with ``send_robust``: a failing
+receiver is logged and never undoes or fails the write."""
 
 
-def _no_publisher(document_id: str, ops: Sequence[CommittedOp]) -> None:
-    return None
-
-
-publisher: Publisher = _no_publisher
+def fresh(outcomes: Sequence[Outcome]) -> list[CommittedOp]:
+    """The newly committed ops among ``outcomes`` (no errors, no resends): what to publish."""
+    return [o for o in outcomes if isinstance(o, CommittedOp) and not o.duplicate]
 
 
 def limits() -> dict[str, int]:
@@ -244,27 +252,37 @@ def _outcome(decision: commit_plan.Decision, by_version: dict[int, CommittedOp])
     return decision
 
 
-def commit_many(document_id: Any, requests: Sequence[EditRequest], *, publish: bool = True) -> list[Outcome]:
-    """Commit edits to one document in one transaction; one outcome per request, in order."""
+def commit_unpublished(document_id: Any, requests: Sequence[EditRequest]) -> list[Outcome]:
+    """Commit edits to one document in one transaction; one outcome per request, in order.
+
+    Publishes nothing: for a caller that runs outside any transaction and
+    publishes ``fresh(outcomes)`` itself once this returns (the live committer).
+    """
     checked = commit_plan.prepare(requests)  # before the lock: needs no document
-    for attempt in range(MAX_RETRIES):
+    conflicts = 0
+    while True:
         try:
-            outcomes = _commit_batch(document_id, requests, checked, trust_cache=attempt == 0)
-            break
+            return _commit_batch(document_id, requests, checked, trust_cache=conflicts == 0)
         except IntegrityError:
-            if attempt == MAX_RETRIES - 1:
+            conflicts += 1
+            if conflicts == MAX_RETRIES:
                 raise
-            log.debug("commit conflict on %s, retrying (%d)", document_id, attempt + 1)
-    if publish:
-        fresh = [o for o in outcomes if isinstance(o, CommittedOp) and not o.duplicate]
-        if fresh:
-            publisher(str(document_id), fresh)
+            log.debug("commit conflict on %s, retrying (%d)", document_id, conflicts)
+
+
+def commit_many(document_id: Any, requests: Sequence[EditRequest]) -> list[Outcome]:
+    """``commit_unpublished``, then ``ops_committed`` once the enclosing transaction commits."""
+    outcomes = commit_unpublished(document_id, requests)
+    if ops := fresh(outcomes):
+        transaction.on_commit(
+            partial(ops_committed.send_robust, sender=Document, document_id=str(document_id), ops=ops)
+        )
     return outcomes
 
 
-def commit(request: EditRequest, *, publish: bool = True) -> CommittedOp:
-    """Commit one edit; raises its CollabError instead of returning it."""
-    (outcome,) = commit_many(request.document_id, [request], publish=publish)
+def commit(request: EditRequest) -> CommittedOp:
+    """Commit one edit (published after commit); raises its CollabError instead of returning it."""
+    (outcome,) = commit_many(request.document_id, [request])
     if isinstance(outcome, CollabError):
         raise outcome
     return outcome

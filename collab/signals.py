@@ -4,6 +4,9 @@
 - A membership, ``public_role`` or owner change tells the room to re-check roles
   (removed readers are closed with 4403, changed roles get a ``role`` message).
 - A deleted document closes its connections with 4410.
+- Ops committed by a synchronous writer (REST, admin: ``editing.commit``) reach
+  the document's live room once their transaction has committed
+  (``editing.ops_committed`` is sent from ``transaction.on_commit``).
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
+from collab.editing import CommittedOp, ops_committed
 from collab.models import Document, Membership, Snapshot
 from collab.realtime.events import AccessChanged, DocumentDeleted, Event
 from collab.realtime.hub import hub
+from collab.text.events import OpsCommitted
 
 
 def _after_commit(event: Event, document_id: str) -> None:
@@ -53,3 +58,8 @@ def _document_deleted(sender: Any, instance: Document, **kwargs: Any) -> None:
 @receiver(post_delete, sender=Membership)
 def _membership_changed(sender: Any, instance: Membership, **kwargs: Any) -> None:
     _after_commit(AccessChanged(str(instance.document_id)), str(instance.document_id))
+
+
+@receiver(ops_committed)
+def _ops_committed(sender: Any, document_id: str, ops: list[CommittedOp], **kwargs: Any) -> None:
+    hub().publish_from_sync(document_id, OpsCommitted.of(document_id, ops))

@@ -21,9 +21,10 @@ from pytest_django import Settings
 
 from collab import admin as admin_module
 from collab import editing, presence
-from collab.editing import CommittedOp, EditRequest
+from collab.editing import EditRequest
 from collab.models import Document, Membership, Operation, Snapshot
 from collab.realtime.events import Event, SessionClosed
+from tests.conftest import Publication
 
 pytestmark = pytest.mark.django_db
 
@@ -272,21 +273,43 @@ def test_history_inline_cannot_be_changed(site: Client, doc: Document) -> None:
 # --- text goes through commit ------------------------------------------------------------------
 
 
+@pytest.mark.django_db(transaction=True)  # the admin saves inside its own atomic: let it commit
 def test_editing_content_in_the_admin_commits_an_op(
-    site: Client, doc: Document, admin_user: User, monkeypatch: pytest.MonkeyPatch
+    site: Client, doc: Document, admin_user: User, published: list[Publication]
 ) -> None:
-    published: list[list[CommittedOp]] = []
-    monkeypatch.setattr(editing, "publisher", lambda doc_id, ops: published.append(list(ops)))
     data = form_data(site.get(admin_url("document", "change", doc.pk)))
     data["content"] = "eggs\nmilk\nbread\njam\n"
+    before = len(published)
     resp = site.post(admin_url("document", "change", doc.pk), data)
     assert resp.status_code == 302, resp.content[:2000]
     doc.refresh_from_db()
     assert (doc.content, doc.version) == ("eggs\nmilk\nbread\njam\n", 2)
     row = Operation.objects.get(document=doc, version=2)
     assert row.user == admin_user
-    assert [[o.version for o in ops] for ops in published] == [[2]], "live clients are told"
+    # live clients are told, once the admin's transaction has committed
+    assert [(p.versions, p.in_transaction) for p in published[before:]] == [([2], False)]
     assert Membership.objects.filter(document=doc).count() == 1, "the inline kept the members"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_admin_edit_whose_save_fails_is_neither_kept_nor_broadcast(
+    site: Client, doc: Document, published: list[Publication], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The content is committed in save_model; the inlines are saved after it, in the same
+    transaction. If they fail, the op is rolled back with them and live clients never saw it."""
+
+    def fail(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("saving the members failed")
+
+    monkeypatch.setattr(admin_module.DocumentAdmin, "save_related", fail)
+    data = form_data(site.get(admin_url("document", "change", doc.pk)))
+    data["content"] = "eggs\nmilk\nbread\njam\n"
+    before = len(published)
+    with pytest.raises(RuntimeError, match="saving the members failed"):
+        site.post(admin_url("document", "change", doc.pk), data)
+    doc.refresh_from_db()
+    assert (doc.content, doc.version) == ("eggs\nmilk\nbread\n", 1)
+    assert len(published) == before, "nothing was broadcast"
 
 
 def test_admin_content_edit_is_merged_with_concurrent_edits(site: Client, doc: Document) -> None:

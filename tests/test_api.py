@@ -30,7 +30,7 @@ from collab import editing, presence
 from collab.editing import CommittedOp, EditRequest
 from collab.models import Document, Membership, Operation
 from collab.ot import apply
-from tests.conftest import client_for
+from tests.conftest import Publication, client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -356,11 +356,10 @@ def test_editor_patches_the_title(shared: Document, bob: User) -> None:
     assert shared.title == "Renamed" and shared.version == 0
 
 
+@pytest.mark.django_db(transaction=True)  # live clients are told on commit: the test must commit
 def test_content_patch_commits_one_op_through_the_commit_path(
-    shared: Document, bob: User, monkeypatch: pytest.MonkeyPatch
+    shared: Document, bob: User, published: list[Publication]
 ) -> None:
-    published: list[tuple[str, list[CommittedOp]]] = []
-    monkeypatch.setattr(editing, "publisher", lambda doc_id, ops: published.append((doc_id, list(ops))))
     client = client_for(bob)
     resp = client.patch(url(shared), {"content": "hello, world"}, format="json")
     assert resp.status_code == 200
@@ -371,8 +370,13 @@ def test_content_patch_commits_one_op_through_the_commit_path(
     assert apply("hello", entry["op"]) == "hello, world"
     assert entry["user"]["id"] == bob.pk and entry["user"]["name"] == "bob"
     assert entry["client_id"] == "" and entry["seq"] is None
-    # live clients are told: the publisher saw exactly that op
-    assert [(d, [o.version for o in ops]) for d, ops in published] == [(str(shared.pk), [1])]
+    # live clients are told, after the commit: exactly that op
+    assert [(p.document_id, p.versions, p.in_transaction) for p in published] == [
+        (str(shared.pk), [1], False)
+    ]
+    resp = client.post(url(shared, "ops/"), {"version": 0, "op": ["¡"]}, format="json")
+    assert resp.status_code == 201 and resp.json() == {"version": 2}
+    assert [p.versions for p in published] == [[1], [2]]
 
 
 def test_content_patch_to_the_same_text_commits_nothing(shared: Document, bob: User) -> None:

@@ -8,6 +8,7 @@ and the connection are as they were.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
+from django.db import transaction
 from rest_framework.authtoken.models import Token
 
 from collab import editing
@@ -102,6 +104,14 @@ def state(doc: Document) -> tuple[str, int, int]:
 @database_sync_to_async
 def add_member(doc: Document, user: User, role: str) -> None:
     Membership.objects.update_or_create(document=doc, user=user, defaults={"role": role})
+
+
+@database_sync_to_async
+def commit_unpublished(request: editing.EditRequest) -> editing.CommittedOp:
+    """Commit without telling the room (as if the channel layer lost the publish)."""
+    (done,) = editing.commit_unpublished(request.document_id, [request])
+    assert isinstance(done, editing.CommittedOp)
+    return done
 
 
 def edit(version: int, op: list[Any], seq: int, client_id: str = "c1") -> dict[str, Any]:
@@ -439,16 +449,41 @@ async def test_document_deleted_closes_4410(alice: User, bob: User) -> None:
         assert out == {"type": "websocket.close", "code": 4410}
 
 
+# -- REST and admin writes reach the room after they commit --------------------------------
+class Abort(Exception):
+    pass
+
+
+@database_sync_to_async
+def commit_then_roll_back(request: editing.EditRequest) -> int:
+    """``editing.commit`` inside an outer transaction that then rolls back: the version it got."""
+    with contextlib.suppress(Abort), transaction.atomic():
+        version = editing.commit(request).version
+        raise Abort
+    return version
+
+
+async def test_an_edit_whose_transaction_rolls_back_never_reaches_the_room(alice: User) -> None:
+    doc = await new_doc(alice, "")
+    a = await join(doc.pk, alice)
+    assert await commit_then_roll_back(editing.EditRequest(doc.pk, 0, ["lost"], user=alice)) == 1
+    assert await a.nothing(0.5)
+    assert await state(doc) == ("", 0, 0)
+    await database_sync_to_async(editing.commit)(editing.EditRequest(doc.pk, 0, ["kept"], user=alice))
+    message = await a.recv_type("op")
+    assert (message["payload"]["version"], message["payload"]["op"]) == (1, ["kept"])
+    assert await a.nothing()
+    await a.close()
+
+
 # -- ordering when deliveries are lost ----------------------------------------------
 async def test_a_dropped_batch_is_filled_from_the_database(alice: User, bob: User) -> None:
     """Simulate the channel layer losing v1: the connection reads it back before sending v2."""
     doc = await new_doc(alice, "", public_role="editor")
     b = await join(doc.pk, bob)
-    first = await database_sync_to_async(editing.commit)(
-        editing.EditRequest(doc.pk, 0, ["a"], user=alice, client_id="x", seq=1), publish=False
-    )
-    second = await database_sync_to_async(editing.commit)(
-        editing.EditRequest(doc.pk, 1, [1, "b"], user=alice, client_id="x", seq=2), publish=False
+    first = await commit_unpublished(editing.EditRequest(doc.pk, 0, ["a"], user=alice, client_id="x", seq=1))
+    second = await commit_unpublished(
+        editing.EditRequest(doc.pk, 1, [1, "b"], user=alice, client_id="x", seq=2)
     )
     hub().deliver_local(str(doc.pk), OpsCommitted(str(doc.pk), (OpItem.of(second),)))  # v1 was "dropped"
     got = []
@@ -467,12 +502,8 @@ async def test_op_committed_between_snapshot_and_join_is_not_lost(alice: User) -
     doc = await new_doc(alice, "")
     a = await join(doc.pk, alice)
     # commit without publishing, then publish only a later op: the gap is filled
-    await database_sync_to_async(editing.commit)(
-        editing.EditRequest(doc.pk, 0, ["1"], user=alice), publish=False
-    )
-    later = await database_sync_to_async(editing.commit)(
-        editing.EditRequest(doc.pk, 1, [1, "2"], user=alice), publish=False
-    )
+    await commit_unpublished(editing.EditRequest(doc.pk, 0, ["1"], user=alice))
+    later = await commit_unpublished(editing.EditRequest(doc.pk, 1, [1, "2"], user=alice))
     await hub().publish(str(doc.pk), OpsCommitted.of(str(doc.pk), [later]))
     msgs = [await a.recv_type("op", "ops")]
     versions = [

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import random
 import threading
-from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -29,9 +28,7 @@ from collab.editing import CommittedOp, EditRequest
 from collab.exceptions import CollabError, DocumentTooLarge, InvalidOp, NotFound, VersionAhead
 from collab.models import Document, Operation, Snapshot
 from collab.ot import apply
-from tests.conftest import IN_CI
-
-Published = list[tuple[str, list[CommittedOp]]]
+from tests.conftest import IN_CI, Publication
 
 
 def new_doc(owner: User, content: str = "") -> Document:
@@ -88,13 +85,6 @@ def random_op(rng: random.Random, text: str) -> list[Any]:
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings: Settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def published(monkeypatch: pytest.MonkeyPatch) -> Published:
-    calls: Published = []
-    monkeypatch.setattr(editing, "publisher", lambda doc_id, ops: calls.append((doc_id, list(ops))))
-    return calls
 
 
 # --- commit() ------------------------------------------------------------------------------------
@@ -179,8 +169,10 @@ def test_an_edit_transformed_to_a_noop_is_still_committed(alice: User) -> None:
     assert (doc.content, doc.version) == ("", 2)
 
 
-@pytest.mark.django_db
-def test_resending_client_id_and_seq_is_not_committed_twice(alice: User, published: Published) -> None:
+@pytest.mark.django_db(transaction=True)
+def test_resending_client_id_and_seq_is_not_committed_twice(
+    alice: User, published: list[Publication]
+) -> None:
     doc = new_doc(alice, "abc")
     first = editing.commit(EditRequest(doc.pk, 0, ["x"], client_id="c1", seq=1))
     editing.commit(EditRequest(doc.pk, 1, ["y"], client_id="c2", seq=1))
@@ -190,7 +182,7 @@ def test_resending_client_id_and_seq_is_not_committed_twice(alice: User, publish
     doc.refresh_from_db()
     assert (doc.content, doc.version) == ("yxabc", 2)
     assert Operation.objects.filter(document=doc, client_id="c1", seq=1).count() == 1
-    assert [[o.version for o in ops] for _, ops in published] == [[1], [2]], "a resend is not published"
+    assert [p.versions for p in published] == [[1], [2]], "a resend is not published"
 
 
 @pytest.mark.django_db
@@ -221,13 +213,13 @@ def test_dedupe_within_one_batch(alice: User) -> None:
     assert (doc.content, doc.version) == ("ab", 2)
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
     "op",
     [[5, "x"], [-5], [10], [4, -1], [1.5], [True], [0, 9], ["", -9], [None], "abc", {"0": 1}, ["\udc00"]],
     ids=repr,
 )
-def test_invalid_op_leaves_the_document_unchanged(alice: User, op: Any, published: Published) -> None:
+def test_invalid_op_leaves_the_document_unchanged(alice: User, op: Any, published: list[Publication]) -> None:
     doc = new_doc(alice, "abc")
     editing.commit(EditRequest(doc.pk, 0, ["x"]))
     with pytest.raises(InvalidOp) as info:
@@ -293,9 +285,9 @@ def test_document_too_large(alice: User, settings: Settings) -> None:
     assert (doc.content, doc.version) == ("bc", 2)
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_commit_many_gives_each_request_its_own_outcome(
-    alice: User, published: Published, settings: Settings
+    alice: User, published: list[Publication], settings: Settings
 ) -> None:
     settings.COLLAB = {**settings.COLLAB, "MAX_DOCUMENT_CHARS": 20}
     doc = new_doc(alice, "abc")
@@ -325,11 +317,11 @@ def test_commit_many_gives_each_request_its_own_outcome(
     doc.refresh_from_db()
     assert (doc.content, doc.version) == ("abc2", 3)
     assert_consistent(doc)
-    assert [[o.version for o in ops] for _, ops in published] == [[1, 2, 3]], "one publish per batch"
+    assert [p.versions for p in published] == [[1, 2, 3]], "one publish per batch"
 
 
-@pytest.mark.django_db
-def test_commit_many_with_nothing_valid_commits_nothing(alice: User, published: Published) -> None:
+@pytest.mark.django_db(transaction=True)
+def test_commit_many_with_nothing_valid_commits_nothing(alice: User, published: list[Publication]) -> None:
     doc = new_doc(alice, "abc")
     outcomes = editing.commit_many(doc.pk, [EditRequest(doc.pk, 0, [5, "x"]), EditRequest(doc.pk, 3, ["x"])])
     assert all(isinstance(o, CollabError) for o in outcomes)
@@ -345,37 +337,96 @@ def test_errors_name_the_edit_they_belong_to(alice: User) -> None:
     assert outcome.ref == {"client_id": "tab", "seq": 4}
 
 
-# --- publisher -----------------------------------------------------------------------------------
+# --- publishing after commit ----------------------------------------------------------------------
 
 
-@pytest.mark.django_db
-def test_publisher_gets_what_was_committed(alice: User, published: Published) -> None:
+@pytest.mark.django_db(transaction=True)
+def test_what_was_committed_is_published(alice: User, published: list[Publication]) -> None:
     doc = new_doc(alice, "abc")
     done = editing.commit(EditRequest(doc.pk, 0, ["x"], client_id="c", seq=1))
-    assert published == [(str(doc.pk), [done])]
+    assert [(p.document_id, p.ops, p.in_transaction) for p in published] == [(str(doc.pk), [done], False)]
     editing.commit(EditRequest(doc.pk, 0, ["x"], client_id="c", seq=1))  # duplicate
     with pytest.raises(InvalidOp):
         editing.commit(EditRequest(doc.pk, 1, [99, "x"]))
     with pytest.raises(VersionAhead):
         editing.commit(EditRequest(doc.pk, 9, ["x"]))
-    editing.commit(EditRequest(doc.pk, 1, ["y"]), publish=False)
+    # the live committer's call: it publishes itself
+    editing.commit_unpublished(doc.pk, [EditRequest(doc.pk, 1, ["y"])])
     assert len(published) == 1
     editing.replace_content(doc, "hello", user=alice)
-    assert [ops[0].version for _, ops in published] == [1, 3]
+    assert [p.versions for p in published] == [[1], [3]]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_publisher_runs_after_the_transaction_commits(alice: User, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_published_once_committed_and_visible(alice: User) -> None:
     doc = new_doc(alice, "abc")
     seen: list[tuple[bool, int]] = []
 
-    def publisher(doc_id: str, ops: Sequence[CommittedOp]) -> None:
+    def receiver(sender: Any, document_id: str, ops: list[CommittedOp], **kwargs: Any) -> None:
         # from outside any transaction, and the op is already visible in the database
-        seen.append((transaction.get_connection().in_atomic_block, Document.objects.get(pk=doc_id).version))
+        seen.append(
+            (transaction.get_connection().in_atomic_block, Document.objects.get(pk=document_id).version)
+        )
 
-    monkeypatch.setattr(editing, "publisher", publisher)
-    editing.commit(EditRequest(doc.pk, 0, ["x"]))
+    editing.ops_committed.connect(receiver)
+    try:
+        editing.commit(EditRequest(doc.pk, 0, ["x"]))
+    finally:
+        editing.ops_committed.disconnect(receiver)
     assert seen == [(False, 1)]
+
+
+class Abort(Exception):
+    pass
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_edit_in_an_outer_transaction_that_rolls_back_is_never_published(
+    alice: User, published: list[Publication]
+) -> None:
+    doc = new_doc(alice, "abc")
+    with pytest.raises(Abort), transaction.atomic():
+        assert editing.commit(EditRequest(doc.pk, 0, ["x"], client_id="c", seq=1)).version == 1
+        raise Abort
+    # a savepoint that rolls back inside an outer transaction that commits
+    with transaction.atomic(), pytest.raises(Abort), transaction.atomic():
+        editing.commit(EditRequest(doc.pk, 0, ["y"], client_id="c", seq=1))
+        raise Abort
+    assert published == []
+    doc.refresh_from_db()
+    assert (doc.content, doc.version) == ("abc", 0)
+    # the rolled-back (client_id, seq) was never committed: sending it again commits it, as version 1
+    assert editing.commit(EditRequest(doc.pk, 0, ["z"], client_id="c", seq=1)).version == 1
+    assert [(p.versions, p.ops[0].op) for p in published] == [([1], ["z"])]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_edit_in_an_outer_transaction_is_published_when_that_commits(
+    alice: User, published: list[Publication]
+) -> None:
+    doc = new_doc(alice, "abc")
+    with transaction.atomic():
+        editing.commit(EditRequest(doc.pk, 0, ["x"]))
+        editing.commit_many(doc.pk, [EditRequest(doc.pk, 1, ["y"]), EditRequest(doc.pk, 1, [1, "z"])])
+        assert published == [], "not while the outer transaction is open"
+    assert [(p.versions, p.in_transaction) for p in published] == [([1], False), ([2, 3], False)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_receiver_neither_fails_the_write_nor_stops_the_others(
+    alice: User, published: list[Publication], caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(sender: Any, **kwargs: Any) -> None:
+        raise ConnectionError("layer down")
+
+    doc = new_doc(alice, "abc")
+    editing.ops_committed.connect(broken)
+    try:
+        assert editing.commit(EditRequest(doc.pk, 0, ["x"])).version == 1
+    finally:
+        editing.ops_committed.disconnect(broken)
+    assert [p.versions for p in published] == [[1]]
+    assert "layer down" in caplog.text
 
 
 # --- snapshots and history -----------------------------------------------------------------------

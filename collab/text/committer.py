@@ -6,23 +6,25 @@ gets them committed together); a single task drains the queue, commits up to
 ``GROUP_COMMIT_MAX`` edits in one ``database_sync_to_async`` call (one
 transaction, each edit its own version), publishes what committed, and then
 resolves each waiter with its own outcome. Nothing is acked or broadcast
-before its transaction commits.
+before its transaction commits: the committer owns that transaction (it runs
+outside any other), so it publishes directly once ``commit_unpublished``
+returns. Synchronous writers (REST, admin) publish through ``editing.commit``
+and its ``ops_committed`` signal instead.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 
 from channels.db import database_sync_to_async
 from django.conf import settings
 
 from collab import editing
-from collab.editing import CommittedOp, EditRequest, Outcome
+from collab.editing import EditRequest, Outcome
 from collab.realtime.hub import hub
 from collab.text.events import OpsCommitted
 
-_commit_many = database_sync_to_async(editing.commit_many)
+_commit = database_sync_to_async(editing.commit_unpublished)
 
 
 class Committer:
@@ -49,14 +51,13 @@ class Committer:
             while self.queue:
                 batch, self.queue = self.queue[:limit], self.queue[limit:]
                 try:
-                    outcomes = await _commit_many(self.document_id, [r for r, _ in batch], publish=False)
+                    outcomes = await _commit(self.document_id, [r for r, _ in batch])
                 except Exception as exc:
                     for _, future in batch:
                         if not future.done():
                             future.set_exception(exc)
                     continue
-                fresh = [o for o in outcomes if isinstance(o, CommittedOp) and not o.duplicate]
-                if fresh:
+                if fresh := editing.fresh(outcomes):
                     await hub().publish(self.document_id, OpsCommitted.of(self.document_id, fresh))
                 for (_, future), outcome in zip(batch, outcomes, strict=True):
                     if not future.done():
@@ -79,13 +80,3 @@ def committer(document_id: str) -> Committer:
 
 def reset() -> None:
     _committers.clear()
-
-
-def publish_from_sync(document_id: str, ops: Sequence[CommittedOp]) -> None:
-    """Publish what a synchronous commit (REST, admin) committed to the document's live room."""
-    hub().publish_from_sync(document_id, OpsCommitted.of(document_id, ops))
-
-
-def install() -> None:
-    """Make ``editing.commit`` publish what REST and admin writes commit."""
-    editing.publisher = publish_from_sync
