@@ -12,7 +12,7 @@ operation list (filtered to the document, paginated).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import forms
@@ -23,10 +23,12 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.timesince import timesince
 
 from collab import editing, presence
 from collab.exceptions import CollabError
@@ -290,7 +292,11 @@ def _describe(entry: dict[str, Any]) -> dict[str, Any]:
         username = get_user_model().objects.filter(pk=entry["user"]["id"]).values_list("username", flat=True)
         if username and username[0] != who:
             who = f"{who} ({username[0]})"
-    return {"who": who, "role": entry["role"], "status": entry["status"], "joined": _joined(entry)}
+    joined = _joined(entry)
+    ago = ""
+    if joined:
+        ago = "just now" if timezone.now() - joined < timedelta(minutes=1) else f"{timesince(joined)} ago"
+    return {"who": who, "role": entry["role"], "status": entry["status"], "joined": joined, "ago": ago}
 
 
 def _close_session(

@@ -10,5 +10,5 @@ app_name = "collab"
 urlpatterns = [
     path("", views.document_list, name="document-list"),
     path("documents/<uuid:document_id>/", views.editor, name="editor"),
-    path("static/collab/<path:path>", views.static_asset, name="static"),
+    path("static/<path:path>", views.static_asset, name="static"),
 ]

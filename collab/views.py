@@ -7,7 +7,7 @@ Both pages hand their data to the browser client in one ``json_script`` block
     GET /documents/<uuid>/       the editor (text documents: the textarea client; yjs documents: the
                                  TipTap page built from collab/frontend/); anonymous users too when
                                  public_role allows
-    GET /static/collab/<file>    the client's modules, also when runserver's static handler is absent
+    GET /static/<app>/<file>     static files (the client's modules), also when runserver's static handler is absent
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
+from django.contrib.staticfiles.views import serve as staticfiles_serve
 from django.core.exceptions import SuspiciousFileOperation
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.views.static import serve
 
 from collab import access
 from collab.exceptions import NotFound
@@ -108,13 +108,15 @@ def yjs_editor(request: HttpRequest, document: Document, role: str) -> HttpRespo
 
 
 def static_asset(request: HttpRequest, path: str) -> HttpResponse:
-    """The browser client's files, so the pages work under daphne without collectstatic.
+    """Any app's static file (the client's modules, the admin's and Swagger UI's assets).
 
-    ``runserver`` (DEBUG) serves ``/static/`` before this view is reached; in
-    production put ``collectstatic``'s output behind your web server or CDN.
+    So the pages, the admin and ``/api/docs/`` work under daphne and uvicorn
+    without ``collectstatic``; ``runserver`` (DEBUG) serves ``/static/`` before
+    this view is reached. In production put ``collectstatic``'s output behind
+    your web server or CDN.
     """
     try:
-        response = serve(request, path, document_root=str(STATIC_DIR))
+        response = staticfiles_serve(request, path, insecure=True)
     except SuspiciousFileOperation:
         raise Http404("No such file.") from None
     response["Cache-Control"] = "no-cache"

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc served from here, not a CDN
     "collab",
 ]
 
@@ -194,6 +195,11 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "collab.api.schema.optional_fields",
     ],
+    # /api/docs/ loads Swagger UI from this app's static files (drf-spectacular-sidecar, pinned
+    # in requirements.txt): it works offline and under a strict content security policy
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "PublicRoleEnum": ["none", "viewer", "editor"],
         "MemberRoleEnum": ["viewer", "editor", "owner"],

@@ -40,8 +40,10 @@ __all__ = [
     "WAIT",
     "expect",
     "no_page_errors",
+    "open_editor",
     "screenshot",
     "sign_in",
+    "wait_synced",
     "watch",
 ]
 
@@ -64,13 +66,28 @@ def sign_in(context: BrowserContext, live: LiveServer, name: str) -> Page:
     return page
 
 
+def open_editor(page: Page, live: LiveServer, doc_id: str) -> Page:
+    page.goto(f"{live.http_url}/documents/{doc_id}/")
+    wait_synced(page)
+    return page
+
+
+def wait_synced(page: Page) -> None:
+    """Connected, nothing unacknowledged, and the textarea shows the client's text."""
+    page.wait_for_function(
+        "() => window.collab && window.collab.state === 'connected' && !window.collab.pending"
+        " && document.querySelector('#text').value === window.collab.text",
+        timeout=WAIT,
+    )
+
+
 def no_page_errors(*pages: Page) -> None:
     for page in pages:
         assert page.errors == [], page.errors  # type: ignore[attr-defined]
 
 
-def screenshot(page: Page, name: str) -> Path:
+def screenshot(page: Page, name: str, *, full_page: bool = False) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / name
-    page.screenshot(path=str(path))
+    page.screenshot(path=str(path), full_page=full_page)
     return path

@@ -19,28 +19,22 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.e2e.pages import WAIT, expect, no_page_errors, screenshot, sign_in, watch
+from tests.e2e.pages import (
+    WAIT,
+    expect,
+    no_page_errors,
+    open_editor,
+    screenshot,
+    sign_in,
+    wait_synced,
+    watch,
+)
 from tests.support.live import ROOT, LiveServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
-
-
-def open_editor(page: Page, live: LiveServer, doc_id: str) -> Page:
-    page.goto(f"{live.http_url}/documents/{doc_id}/")
-    wait_synced(page)
-    return page
-
-
-def wait_synced(page: Page) -> None:
-    """Connected, nothing unacknowledged, and the textarea shows the client's text."""
-    page.wait_for_function(
-        "() => window.collab && window.collab.state === 'connected' && !window.collab.pending"
-        " && document.querySelector('#text').value === window.collab.text",
-        timeout=WAIT,
-    )
 
 
 def text_of(page: Page) -> str:

@@ -13,6 +13,7 @@ from django.test import Client
 from collab import editing, views
 from collab.models import Document, Membership
 from collab.yjs import documents as yjs_documents
+from tests.support.live import ROOT
 
 pytestmark = pytest.mark.django_db
 
@@ -125,3 +126,30 @@ def test_client_modules_are_served_as_javascript() -> None:
 def test_login_page_renders() -> None:
     html = Client().get("/accounts/login/?next=/").content.decode()
     assert 'id="sign-in"' in html and 'name="next" value="/"' in html
+
+
+def test_swagger_ui_comes_from_the_app_with_no_inline_script() -> None:
+    html = Client().get("/api/docs/").content.decode()
+    assert re.findall(r"""(?:src|href)=["']https?://""", html) == [], "nothing from a CDN"
+    assets = re.findall(r"""(?:src|href)=["'](/static/[^"']+)["']""", html)
+    assert {a.rsplit("/", 1)[1] for a in assets} >= {"swagger-ui.css", "swagger-ui-bundle.js"}, assets
+    for asset in assets:  # served by the app itself, also with DEBUG off and no collectstatic
+        response = Client().get(asset)
+        assert response.status_code == 200, asset
+        b"".join(response.streaming_content)  # type: ignore[attr-defined]
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.DOTALL)
+    assert scripts and all("src=" in attrs and not body.strip() for attrs, body in scripts), scripts
+    init = re.search(r"""<script src=["'](/api/docs/\?[^"']*)["']""", html)
+    assert init, html
+    script = Client().get(init.group(1).replace("&amp;", "&"))
+    assert script.status_code == 200 and "javascript" in script["Content-Type"]
+    assert b"SwaggerUIBundle" in script.content and b"/api/schema/" in script.content
+
+
+def test_the_sidecar_is_pinned_and_installed() -> None:
+    from django.conf import settings
+
+    requirements = (ROOT / "requirements.txt").read_text()
+    assert re.search(r"^drf-spectacular-sidecar>=[\d.]+,<[\d.]+$", requirements, re.MULTILINE), requirements
+    assert "drf_spectacular_sidecar" in settings.INSTALLED_APPS
+    assert settings.SPECTACULAR_SETTINGS["SWAGGER_UI_DIST"] == "SIDECAR"

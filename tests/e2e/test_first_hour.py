@@ -1,0 +1,173 @@
+"""The first hour with collab in a real browser (issue 15): what a new user meets in the demo.
+
+Against live daphne (DEBUG off, no collectstatic, as ``make test`` runs it): the
+demo account opens the admin; the admin's close-session confirmation and a
+long document's page; ``/api/docs/`` with no internet and a strict content
+security policy; the share panel; what the editor shows once access is gone,
+the document deleted or the connection lost. Screenshots go to ``artifacts/``.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.e2e.pages import expect, no_page_errors, open_editor, screenshot, sign_in, watch
+from tests.support.live import ROOT, LiveServer
+
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext, Page, Route
+
+pytestmark = [pytest.mark.browser, pytest.mark.live]
+
+STRICT_CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'"
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """daphne with DEBUG off, users alice, bob, carol (``live.tokens``) and the demo seeded as ``make run`` does."""
+    server = LiveServer(tmp_path_factory.mktemp("firsthour")).start()
+    server.tokens = server.create_users("alice", "bob", "carol")  # type: ignore[attr-defined]
+    seeded = subprocess.run(
+        [sys.executable, "manage.py", "seed_demo", "--base-url", server.http_url],
+        cwd=ROOT, env={**server.env, "DJANGO_DEBUG": "1"}, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    server.banner = seeded.stdout  # type: ignore[attr-defined]
+    yield server
+    server.stop()
+
+
+def offline(page: Page, live: LiveServer, csp: str | None = None) -> list[str]:
+    """Refuse every request that leaves the server (as with no internet); returns them.
+
+    With ``csp``, the server's HTML answers carry that Content-Security-Policy.
+    """
+    refused: list[str] = []
+
+    def route(route: Route) -> None:
+        url = route.request.url
+        if not url.startswith(live.http_url):
+            refused.append(url)
+            route.abort()
+            return
+        if csp is None or route.request.resource_type != "document":
+            route.continue_()
+            return
+        response = route.fetch()
+        route.fulfill(response=response, headers={**response.headers, "content-security-policy": csp})
+
+    page.route("**/*", route)
+    return refused
+
+
+def admin_sign_in(page: Page, live: LiveServer, username: str, password: str) -> None:
+    page.goto(f"{live.http_url}/admin/login/?next=/admin/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{live.http_url}/admin/")
+
+
+# -- the demo account and the admin --------------------------------------------------------------
+
+
+def test_the_demo_account_printed_by_make_run_opens_the_admin(
+    live: LiveServer, contexts: Callable[..., BrowserContext]
+) -> None:
+    banner: str = live.banner  # type: ignore[attr-defined]
+    admin = re.search(r"Admin:\s+(\S+)", banner)
+    credentials = re.search(r"Sign in as:\s+(\S+) / (\S+)", banner)
+    assert admin and credentials, banner
+    page = watch(contexts().new_page())
+    refused = offline(page, live)
+    admin_sign_in(page, live, credentials.group(1), credentials.group(2))
+    assert page.url == admin.group(1)
+    expect(page.locator("#site-name")).to_be_visible()
+    expect(page.locator("a[href='/admin/collab/document/']").first).to_be_visible()
+    # the admin's own stylesheet is served by the app (no collectstatic): the header is styled
+    header = page.locator("#header").evaluate("e => getComputedStyle(e).display")
+    assert header == "flex", header
+    screenshot(page, "admin-demo-signed-in.png")
+    assert refused == []
+    no_page_errors(page)
+
+
+def test_closing_a_session_is_an_admin_page_naming_the_user(
+    live: LiveServer, contexts: Callable[..., BrowserContext]
+) -> None:
+    token = live.tokens["alice"]  # type: ignore[attr-defined]
+    doc = live.create_document(token, "Closing time", "hello", public_role="editor")
+    bob = open_editor(sign_in(contexts(), live, "bob"), live, doc["id"])
+    session = bob.evaluate("window.collab.sessionId")
+
+    admin = watch(contexts().new_page())
+    admin_sign_in(admin, live, "demo", "demo-password")
+    admin.goto(f"{live.http_url}/admin/collab/document/{doc['id']}/change/")
+    admin.click("text=close this session")
+    expect(admin.locator("#close-session-question")).to_contain_text(
+        "Close bob\u2019s session on \u201cClosing time\u201d?"
+    )
+    expect(admin.locator("#close-session-question")).to_contain_text(
+        re.compile(r"They joined \w+\.? \d+, \d{4}, [\d:]+ [ap]\.m\.\s+\(just now\), as editor\.")
+    )
+    assert session not in admin.locator("#content").inner_text(), "no raw session id"
+    expect(admin.locator(".breadcrumbs")).to_contain_text("Closing time")
+    screenshot(admin, "admin-close-session.png")
+    admin.click("input[value='Yes, close it']")
+    expect(admin.locator(".messagelist")).to_contain_text("The session of bob was asked to close.")
+    expect(bob.locator("#message")).to_have_text("An administrator closed this session.")
+    no_page_errors(admin, bob)
+
+
+def test_a_long_documents_admin_page_shows_the_latest_ops_and_links_to_all(
+    live: LiveServer, contexts: Callable[..., BrowserContext]
+) -> None:
+    token = live.tokens["alice"]  # type: ignore[attr-defined]
+    doc = live.create_document(token, "Seventy versions", "", public_role="none")
+    for version in range(70):
+        status, body = live.request(
+            "POST", f"/api/documents/{doc['id']}/ops/", token=token,
+            json_body={"version": version, "op": [version, "x"] if version else ["x"]},
+        )  # fmt: skip
+        assert status == 201, body
+    page = watch(contexts().new_page())
+    admin_sign_in(page, live, "demo", "demo-password")
+    page.goto(f"{live.http_url}/admin/collab/document/{doc['id']}/change/")
+    rows = page.locator("#operations-group tbody tr.has_original")
+    expect(rows).to_have_count(20)
+    expect(rows.first).to_contain_text("70")
+    height = page.evaluate("document.documentElement.scrollHeight")
+    assert height < 3000, f"the page is {height} px tall"  # every op inline made it 5,481 px
+    screenshot(page, "admin-document-latest-ops.png", full_page=True)
+    page.click("#all-ops")
+    expect(page.locator("#result_list tbody tr")).to_have_count(70)
+    expect(page.locator("#result_list tbody tr").first.locator(".field-version")).to_have_text("70")
+    assert f"document__exact={doc['id']}" in page.url
+    screenshot(page, "admin-operations-of-a-document.png")
+    no_page_errors(page)
+
+
+# -- /api/docs/ ---------------------------------------------------------------------------------------
+
+
+def test_swagger_ui_works_offline_under_a_strict_csp(
+    live: LiveServer, contexts: Callable[..., BrowserContext]
+) -> None:
+    page = watch(contexts().new_page())
+    refused = offline(page, live, csp=STRICT_CSP)
+    blocked: list[str] = []
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
+    page.goto(f"{live.http_url}/api/docs/")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("collab API")
+    expect(
+        page.locator(".opblock-summary-path", has_text="/api/documents/{id}/members/").first
+    ).to_be_visible()
+    screenshot(page, "api-docs-offline.png")
+    assert refused == [], f"requests that left the server: {refused}"
+    assert [m for m in blocked if "script" in m] == [], blocked
+    no_page_errors(page)
