@@ -205,7 +205,7 @@ class BaseConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
 
 def _hello_state(user: Any, document_id: str) -> tuple[Any, str, int, str]:
-    document, role = access.resolve(user, document_id)
+    document, role = access.resolve_cached(user, document_id)
     return document, role, document.version, document.content
 
 

@@ -1,11 +1,16 @@
-"""WebSocket handshake guards: ``?token=`` authentication and the Origin check.
+"""WebSocket handshake guards: ticket and token authentication, and the Origin check.
 
-- ``TokenAuthMiddleware``: a ``?token=<key>`` in the URL authenticates as that
-  token's user; an invalid token is anonymous (never a fallback to the
-  session). Without a token, the Django session cookie decides.
+- ``TokenAuthMiddleware``: a ``?ticket=`` (``POST /api/ws-ticket/``: 60 s,
+  single use) authenticates as the user it was issued to, a ``?token=<key>``
+  as that token's user; an invalid, expired or used one is anonymous (never a
+  fallback to the session). With neither, the Django session cookie decides.
+  Users come from ``collab.user_cache``: no database query for a known one.
 - ``OriginValidator``: a handshake whose ``Origin`` names a host outside
   ``ALLOWED_HOSTS`` is refused (cross-site WebSocket hijacking); a handshake
   with no ``Origin`` (non-browser clients) is judged by its credentials alone.
+
+Every WebSocket endpoint goes through ``websocket_stack``, so each accepts all
+three credentials.
 """
 
 from __future__ import annotations
@@ -14,47 +19,57 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from channels.auth import AuthMiddlewareStack
-from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from channels.security.websocket import OriginValidator as ChannelsOriginValidator
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 
+from collab import tickets
+from collab.user_cache import user_by_id, user_for_token
 
-@database_sync_to_async
-def _user_for_token(key: str) -> Any:
-    # the user alone (not token.user): a user fetched through its token caches the
-    # token on itself, and this object lives as long as the connection
-    user = get_user_model().objects.filter(auth_token__key=key, is_active=True).first()
-    return user if user is not None else AnonymousUser()
+__all__ = ["OriginValidator", "TokenAuthMiddleware", "token_from_scope", "user_for_token", "websocket_stack"]
+
+
+def credentials_from_scope(scope: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The ``?ticket=`` and ``?token=`` of a handshake (None where absent)."""
+    raw = scope.get("query_string", b"")
+    if b"ticket=" not in raw and b"token=" not in raw:
+        return None, None
+    query = parse_qs(raw.decode("latin1"), keep_blank_values=True)
+    ticket, token = query.get("ticket"), query.get("token")
+    return (ticket[0] if ticket else None), (token[0] if token else None)
 
 
 def token_from_scope(scope: dict[str, Any]) -> str | None:
-    query = parse_qs(scope.get("query_string", b"").decode("latin1"))
-    values = query.get("token")
-    return values[0] if values else None
+    return credentials_from_scope(scope)[1]
+
+
+async def user_for_ticket(ticket: str) -> Any:
+    user_id = await tickets.consume(ticket)
+    return AnonymousUser() if user_id is None else await user_by_id(user_id)
 
 
 class TokenAuthMiddleware(BaseMiddleware):
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        key = token_from_scope(scope)
-        if key is not None:
-            scope = {**scope, "user": await _user_for_token(key), "auth": "token"}
+        ticket, key = credentials_from_scope(scope)
+        if ticket is not None:
+            scope = {**scope, "user": await user_for_ticket(ticket), "auth": "ticket"}
+        elif key is not None:
+            scope = {**scope, "user": await user_for_token(key), "auth": "token"}
         # not super().__call__: that copies the scope again, and every copy lives
         # as long as the connection does
         return await self.inner(scope, receive, send)
 
 
 class _SessionUnlessToken(BaseMiddleware):
-    """Session auth, but a token (valid or not) always wins over the cookie."""
+    """Session auth, but a ticket or token (valid or not) always wins over the cookie."""
 
     def __init__(self, inner: Any) -> None:
         super().__init__(inner)
         self.with_session = AuthMiddlewareStack(inner)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        if scope.get("auth") == "token":
+        if scope.get("auth") in ("ticket", "token"):
             return await self.inner(scope, receive, send)
         return await self.with_session(scope, receive, send)
 
@@ -83,5 +98,5 @@ class OriginValidator(ChannelsOriginValidator):
 
 
 def websocket_stack(inner: Any) -> Any:
-    """Origin check, then token, then session authentication."""
+    """Origin check, then ticket or token, then session authentication."""
     return OriginValidator(TokenAuthMiddleware(_SessionUnlessToken(inner)))

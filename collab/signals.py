@@ -7,16 +7,21 @@
 - Ops committed by a synchronous writer (REST, admin: ``editing.commit``) reach
   the document's live room once their transaction has committed
   (``editing.ops_committed`` is sent from ``transaction.on_commit``).
+- Handshake caches forget what changed: a document's owner and ``public_role``
+  and a membership (``collab.access``), a user and a token (``collab.user_cache``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
+from rest_framework.authtoken.models import Token
 
+from collab import access, user_cache
 from collab.editing import CommittedOp, ops_committed
 from collab.models import Document, Membership, Snapshot
 from collab.realtime.events import AccessChanged, DocumentDeleted, Event
@@ -63,3 +68,30 @@ def _membership_changed(sender: Any, instance: Membership, **kwargs: Any) -> Non
 @receiver(ops_committed)
 def _ops_committed(sender: Any, document_id: str, ops: list[CommittedOp], **kwargs: Any) -> None:
     hub().publish_from_sync(document_id, OpsCommitted.of(document_id, ops))
+
+
+# -- handshake caches -----------------------------------------------------------------
+@receiver(post_save, sender=Document)
+@receiver(post_delete, sender=Document)
+def _forget_document(sender: Any, instance: Document, **kwargs: Any) -> None:
+    access.forget_document(instance.pk)
+
+
+@receiver(post_save, sender=Membership)
+@receiver(post_delete, sender=Membership)
+def _forget_membership(sender: Any, instance: Membership, **kwargs: Any) -> None:
+    access.forget_membership(instance.document_id, instance.user_id)
+
+
+@receiver(post_save, sender=Token)
+@receiver(post_delete, sender=Token)
+def _forget_token(sender: Any, instance: Token, **kwargs: Any) -> None:
+    user_cache.forget_token(instance.key)
+
+
+def _forget_user(sender: Any, instance: Any, **kwargs: Any) -> None:
+    user_cache.forget_user(instance.pk)
+
+
+post_save.connect(_forget_user, sender=get_user_model(), dispatch_uid="collab-forget-user-saved")
+post_delete.connect(_forget_user, sender=get_user_model(), dispatch_uid="collab-forget-user-deleted")

@@ -236,6 +236,9 @@ COLLAB = {
     "SLOW_CLIENT_TIMEOUT": float(os.environ.get("COLLAB_SLOW_CLIENT_TIMEOUT", "10")),
     # edits committed together in one transaction at most
     "GROUP_COMMIT_MAX": env_int("COLLAB_GROUP_COMMIT_MAX", 64),
+    # handshakes: how long a token's user and a member's role stay cached (seconds);
+    # saves and deletes forget them at once, QuerySet.update() only after this
+    "AUTH_CACHE_SECONDS": env_int("COLLAB_AUTH_CACHE_SECONDS", 300),
     # presence: lease length and heartbeat (seconds)
     "PRESENCE_TTL": env_int("COLLAB_PRESENCE_TTL", 30),
     "PRESENCE_HEARTBEAT": env_int("COLLAB_PRESENCE_HEARTBEAT", 10),

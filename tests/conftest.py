@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -29,6 +30,7 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 @pytest.fixture(autouse=True)
 def _fresh_process_state() -> Iterator[None]:
+    cache.clear()  # the handshake caches: a rolled-back test leaves no signal to forget them
     presence.registry().clear()
     committer.reset()
     hub.reset()

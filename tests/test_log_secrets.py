@@ -4,7 +4,7 @@ daphne, uvicorn and runserver run at their most talkative (uvicorn ``trace``,
 which logs every ASGI scope with its headers; daphne ``-v 2`` with its access
 log; Django at DEBUG; runserver with DEBUG on, as `make run` runs it),
 then see every way a credential travels: ``?token=`` on
-a WebSocket, a wrong token, ``Authorization: Token``, a session cookie, and a
+a WebSocket, a ``?ticket=``, a wrong token, ``Authorization: Token``, a session cookie, and a
 WebSocket URL fetched as plain HTTP (a proxy that drops the upgrade). Their
 whole output is then searched for each secret.
 """
@@ -76,6 +76,10 @@ async def test_no_credential_reaches_the_server_output(tmp_path: Path, server: s
         cookie_header = "; ".join(f"{k}={v}" for k, v in cookies.items())
 
         assert (await first_frame(live.ws_url(path, token)))["type"] == "hello"
+        status, body = live.request("POST", "/api/ws-ticket/", token=token)
+        assert status == 200, body
+        ticket = body["ticket"]
+        assert (await first_frame(live.ws_url(path) + f"?ticket={ticket}"))["type"] == "hello"
         refused = await first_frame(live.ws_url(path, wrong))
         assert refused["payload"]["code"] == "unauthorized", refused
         hello = await first_frame(live.ws_url(path), {"Cookie": cookie_header})
@@ -89,7 +93,7 @@ async def test_no_credential_reaches_the_server_output(tmp_path: Path, server: s
     finally:
         live.stop()
     output = live.log()
-    for name, secret in [("token", token), ("wrong token", wrong), *cookies.items()]:
+    for name, secret in [("token", token), ("ticket", ticket), ("wrong token", wrong), *cookies.items()]:
         assert secret not in output, f"{server} logged the {name}"
     assert doc["id"] in output, output[-2000:]  # these requests were logged...
     assert "token=[redacted]" in output, output[-2000:]  # ...the ones with a token in the URL too

@@ -52,6 +52,11 @@ class ErrorSerializer(serializers.Serializer[Any]):
     errors = serializers.JSONField(required=False, help_text="per field, for invalid input")
 
 
+class WsTicketSerializer(serializers.Serializer[Any]):
+    ticket = serializers.CharField(help_text="connect with ?ticket=; good for one handshake")
+    expires_in = serializers.IntegerField(help_text="seconds the ticket stays valid")
+
+
 class OwnerSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField(read_only=True)
     username = serializers.CharField(read_only=True)

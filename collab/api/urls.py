@@ -1,4 +1,4 @@
-"""API routes under ``/api/``: documents (and their nested actions), tokens, the OpenAPI schema."""
+"""API routes under ``/api/``: documents (and their nested actions), tokens, WebSocket tickets, the OpenAPI schema."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularJSONAPIView, Sp
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.routers import DefaultRouter
 
-from collab.api.views import DocumentViewSet
+from collab.api.views import DocumentViewSet, WsTicketView
 
 router = DefaultRouter()
 router.register("documents", DocumentViewSet, basename="document")
@@ -15,6 +15,7 @@ router.register("documents", DocumentViewSet, basename="document")
 urlpatterns = [
     path("", include(router.urls)),
     path("auth/token/", ObtainAuthToken.as_view(), name="api-token"),
+    path("ws-ticket/", WsTicketView.as_view(), name="ws-ticket"),
     path("schema/", SpectacularJSONAPIView.as_view(), name="schema"),  # JSON, like the rest of the API
     path("schema.yaml", SpectacularAPIView.as_view(), name="schema-yaml"),
     # Swagger UI from this app's static files, its init script a file too (no inline script: strict CSP)

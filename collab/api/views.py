@@ -21,8 +21,9 @@ from rest_framework.exceptions import NotAuthenticated, NotFound, PermissionDeni
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from collab import access, editing, presence
+from collab import access, editing, presence, tickets
 from collab.api import serializers as s
 from collab.exceptions import NotFound as CollabNotFound
 from collab.models import Document, Kind, Membership
@@ -302,3 +303,14 @@ class DocumentViewSet(
         membership.role = serializer.validated_data["role"]
         membership.save(update_fields=["role"])
         return Response(s.MembershipSerializer(membership).data)
+
+
+class WsTicketView(APIView):
+    """``POST /api/ws-ticket/``: a single-use WebSocket ticket for the signed-in user (60 s)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses=s.WsTicketSerializer)
+    def post(self, request: Request) -> Response:
+        ticket = tickets.issue(request.user)
+        return Response({"ticket": ticket, "expires_in": tickets.TICKET_SECONDS})

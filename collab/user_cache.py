@@ -1,0 +1,104 @@
+"""Users for WebSocket handshakes, from the Django cache: no database query for a known token or user.
+
+A reconnect storm (every client of a deployed process at once) must not cost
+a query per handshake for credentials that have not changed::
+
+    user = await user_for_token(key)      # AnonymousUser for a wrong, deleted or inactive one
+    user = await user_by_id(pk)           # the user a ticket names (AnonymousUser if gone or inactive)
+
+Entries: ``token -> user id`` (the token hashed into the key) and
+``user id -> the user's fields`` (all but the password: the instance is built
+with it deferred, so code that needs it loads it). They live in the Django
+cache, Redis when ``REDIS_URL`` is set, so every process sees one state. The
+receivers in ``collab.signals`` forget a token when it is deleted and a user
+when it is saved (password change, deactivation, rename) or deleted, at once
+and again after the transaction commits. A change made without signals
+(``QuerySet.update()``) shows after ``COLLAB["AUTH_CACHE_SECONDS"]``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser
+from django.core.cache import cache
+from django.db import transaction
+
+
+def _ttl() -> int:
+    return int(settings.COLLAB.get("AUTH_CACHE_SECONDS", 300))
+
+
+def token_key(key: str) -> str:
+    return "collab:auth:token:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def user_key(pk: Any) -> str:
+    return f"collab:auth:user:{pk}"
+
+
+def _fields() -> list[str]:
+    return [f.attname for f in get_user_model()._meta.concrete_fields if f.attname != "password"]
+
+
+def _build(values: dict[str, Any] | None) -> Any:
+    if not values or not values.get("is_active", True):
+        return AnonymousUser()
+    model = get_user_model()
+    names = [name for name in _fields() if name in values]
+    return model.from_db("default", names, [values[name] for name in names])
+
+
+def _load(lookup: dict[str, Any]) -> dict[str, Any] | None:
+    row = get_user_model().objects.filter(**lookup).values(*_fields()).first()
+    if row is not None:
+        cache.set(user_key(row[get_user_model()._meta.pk.attname]), row, _ttl())
+    return row
+
+
+_load_async = database_sync_to_async(_load)
+_get = sync_to_async(cache.get, thread_sensitive=False)
+
+
+async def user_by_id(pk: Any) -> Any:
+    values = await _get(user_key(pk))
+    if values is None:
+        values = await _load_async({"pk": pk})
+    return _build(values)
+
+
+async def user_for_token(key: str) -> Any:
+    """The active user of this API token, or ``AnonymousUser``."""
+    if not key or len(key) > 128:
+        return AnonymousUser()
+    tkey = token_key(key)
+    pk = await _get(tkey)
+    if pk is not None:
+        values = await _get(user_key(pk))
+        if values is not None:
+            return _build(values)
+    values = await _load_async({"auth_token__key": key})
+    if values is not None:
+        pk = values[get_user_model()._meta.pk.attname]
+        await sync_to_async(cache.set, thread_sensitive=False)(tkey, pk, _ttl())
+    return _build(values)
+
+
+def _forget(keys: list[str]) -> None:
+    cache.delete_many(keys)
+    # again once the change is committed: a handshake that read the old row in
+    # between must not leave it cached
+    transaction.on_commit(lambda: cache.delete_many(keys))
+
+
+def forget_token(key: str) -> None:
+    _forget([token_key(key)])
+
+
+def forget_user(pk: Any) -> None:
+    _forget([user_key(pk)])
