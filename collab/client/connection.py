@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
@@ -87,9 +87,11 @@ class Connection:
         max_size: int | None = 64 * 2**20,
         headers: Mapping[str, str] | None = None,
         rand: random.Random | None = None,
+        url_for_attempt: Callable[[], Awaitable[str]] | None = None,
         **connect_kwargs: Any,
     ) -> None:
         self.url = url
+        self.url_for_attempt = url_for_attempt  # e.g. a fresh ticket per attempt (tickets.TicketUrl)
         self.handler = handler
         self.backoff = backoff or Backoff()
         self.open_timeout, self.close_timeout = open_timeout, close_timeout
@@ -210,8 +212,12 @@ class Connection:
 
     async def _connect_and_serve(self) -> None:
         try:
+            url = self.url if self.url_for_attempt is None else await self.url_for_attempt()
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise _Reconnect(f"cannot get a WebSocket ticket ({type(exc).__name__}: {exc})") from exc
+        try:
             ws = await connect(
-                self.url,
+                url,
                 open_timeout=self.open_timeout,
                 close_timeout=self.close_timeout,
                 ping_interval=self.ping_interval,

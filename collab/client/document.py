@@ -33,6 +33,7 @@ from .connection import Connection, redact
 from .errors import ClientClosed, CollabClientError, GaveUp, SyncTimeout, gave_up
 from .events import ConnectionState, Event, Notice, Participant, Ready, ServerError, StateChanged
 from .session import Session
+from .tickets import TicketUrl
 
 __all__ = ["DocumentClient", "EventStream", "document_url"]
 
@@ -120,6 +121,7 @@ class DocumentClient:
         ping_interval: float | None = 20.0,
         ping_timeout: float | None = 20.0,
         headers: Mapping[str, str] | None = None,
+        tickets: bool = True,
         **connect_kwargs: Any,
     ) -> None:
         self.url = document_url(url, document_id, token)
@@ -134,6 +136,8 @@ class DocumentClient:
             ping_interval=ping_interval,
             ping_timeout=ping_timeout,
             headers=headers,
+            # with a token: a fresh single-use ticket in the URL for each attempt, not the token
+            url_for_attempt=TicketUrl(self.url) if token and tickets else None,
             **connect_kwargs,
         )
         self._conn: Connection | None = None

@@ -38,7 +38,10 @@ export { Session, randomClientId };
  */
 /**
  * @typedef {object} ClientOptions
- * @property {string} [token] an API token, sent as `?token=` (default: the session cookie)
+ * @property {string} [token] an API token (default: the session cookie); it buys a ticket, or is sent as `?token=`
+ * @property {string | null} [ticketUrl] where to get a single-use WebSocket ticket before each connect
+ *   (default in a page: `/api/ws-ticket/`; `null`: no tickets, the cookie or `?token=` instead)
+ * @property {typeof fetch} [fetch] the fetch function (tests pass a fake)
  * @property {string} [clientId] kept across reconnects; random by default
  * @property {BackoffOptions} [backoff] reconnect delays in ms (initial 500, max 15000, factor 2)
  * @property {number} [ackTimeout] ms to wait for an ack before `sync` and resend (default 8000)
@@ -97,6 +100,11 @@ export class CollabClient extends EventTarget {
     super();
     this.options = options;
     this.url = websocketUrl(url, options.token);
+    this.bareUrl = websocketUrl(url);
+    /** @type {string | null} */
+    this.ticketUrl = options.ticketUrl !== undefined ? options.ticketUrl : globalThis.location ? "/api/ws-ticket/" : null;
+    this.fetchImpl = options.fetch || (globalThis.fetch ? globalThis.fetch.bind(globalThis) : null);
+    this.opening = false;
     this.clock = options.clock || realClock;
     this.random = options.random || Math.random;
     this.WebSocketImpl = options.WebSocket || globalThis.WebSocket;
@@ -228,12 +236,60 @@ export class CollabClient extends EventTarget {
     this.stopped = false;
     this.clear("reconnect");
     this.retryAt = null;
-    if (this.ws) return;
+    if (this.ws || this.opening) return;
     this.setState("connecting");
+    if (!this.ticketUrl || !this.fetchImpl) {
+      this.open(this.url);
+      return;
+    }
+    this.opening = true;
+    this.ticketedUrl().then((url) => {
+      this.opening = false;
+      if (!this.stopped && !this.ws) this.open(url);
+    });
+  }
+
+  /**
+   * The URL for this attempt: with a fresh single-use ticket (the session cookie or
+   * the token buys it), so no long-lived credential rides in the URL; without one
+   * where the server has no tickets (404) or gives none (anonymous).
+   * @returns {Promise<string>}
+   */
+  async ticketedUrl() {
+    /** @type {Record<string, string>} */
+    const headers = { Accept: "application/json" };
+    if (this.options.token) headers.Authorization = `Token ${this.options.token}`;
+    else {
+      const csrf = (globalThis.document?.cookie || "").match(/(?:^|;\s*)csrftoken=([^;]+)/);
+      if (!csrf) return this.url; // no signed-in session here: nothing to buy a ticket with
+      headers["X-CSRFToken"] = decodeURIComponent(csrf[1]);
+    }
+    try {
+      const resp = await /** @type {typeof fetch} */ (this.fetchImpl)(/** @type {string} */ (this.ticketUrl), {
+        method: "POST",
+        credentials: "same-origin",
+        headers,
+        signal: AbortSignal.timeout?.(this.options.connectTimeout ?? 10000),
+      });
+      if (resp.ok) {
+        const { ticket } = await resp.json();
+        const url = new URL(this.bareUrl);
+        url.searchParams.set("ticket", ticket);
+        return url.toString();
+      }
+      if (resp.status === 404 || resp.status === 405) this.ticketUrl = null; // an older server
+    } catch {
+      // offline or the server is down: the WebSocket attempt says so and backs off
+    }
+    return this.url;
+  }
+
+  /** @param {string} url */
+  open(url) {
     /** @type {WebSocket} */
     let ws;
     try {
-      ws = new this.WebSocketImpl(this.url);
+      ws = new this.WebSocketImpl(url);
     } catch (err) {
       this.emit("error", { code: "connect_failed", message: String(err) });
       this.scheduleReconnect();
