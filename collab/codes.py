@@ -56,6 +56,7 @@ class ErrorCode(StrEnum):
     TOO_SLOW = "too_slow"
     PROTOCOL_ABUSE = "protocol_abuse"
     SESSION_CLOSED = "session_closed"
+    WRONG_KIND = "wrong_kind"  # the endpoint of the other document kind (PROTOCOL.md section 8)
 
 
 class CloseCode(IntEnum):
@@ -76,6 +77,8 @@ class CloseCode(IntEnum):
     NOT_FOUND = 4404
     TOO_SLOW = 4408
     DOCUMENT_DELETED = 4410
+    TOO_LARGE = 4413  # yjs: a frame or update past the limits (PROTOCOL.md section 8)
+    WRONG_KIND = 4415  # the endpoint of the other document kind (PROTOCOL.md section 8)
     RATE_LIMITED = 4429
 
 
@@ -106,6 +109,8 @@ CLOSE_ERRORS: Mapping[int, ErrorCode] = MappingProxyType(
         CloseCode.TOO_SLOW: ErrorCode.TOO_SLOW,
         CloseCode.DOCUMENT_DELETED: ErrorCode.DOCUMENT_DELETED,
         CloseCode.RATE_LIMITED: ErrorCode.RATE_LIMITED,
+        CloseCode.TOO_LARGE: ErrorCode.DOCUMENT_TOO_LARGE,
+        CloseCode.WRONG_KIND: ErrorCode.WRONG_KIND,
     }
 )
 
@@ -128,6 +133,8 @@ CLOSE_NAMES: Mapping[int, str] = MappingProxyType(
         CloseCode.TOO_SLOW: "too slow to keep up",
         CloseCode.DOCUMENT_DELETED: "document deleted",
         CloseCode.RATE_LIMITED: "rate-limit abuse",
+        CloseCode.TOO_LARGE: "too large",
+        CloseCode.WRONG_KIND: "wrong document kind",
     }
 )
 

@@ -254,6 +254,15 @@ class DocumentConsumer(BaseConsumer):
             text = "Sign in to open this document." if anonymous else "No such document."
             await self.close_with(code, error, text)
             return
+        if document.kind != "text":  # a yjs document speaks y-websocket or Hocuspocus
+            await self.cleanup()
+            await self.accept()
+            await self.close_with(
+                CloseCode.WRONG_KIND,
+                ErrorCode.WRONG_KIND,
+                "This is a yjs document: connect with a y-websocket or Hocuspocus provider.",
+            )
+            return
         try:
             await self.accept()
             await self._say_hello(document, version, content)

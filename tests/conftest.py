@@ -22,6 +22,7 @@ from collab import presence
 from collab.editing import CommittedOp, ops_committed
 from collab.realtime import hub
 from collab.text import committer
+from collab.yjs import room as yjs_rooms
 from tests.support.live import LiveServer
 from tests.support.services import postgres_url_or_skip, redis_url_or_skip
 
@@ -34,6 +35,7 @@ def _fresh_process_state() -> Iterator[None]:
     presence.registry().clear()
     committer.reset()
     hub.reset()
+    yjs_rooms.reset()
     yield
     presence.registry().clear()
 

@@ -16,3 +16,13 @@ class YjsUpdated(Event):
     first: int
     last: int
     updates: list[bytes]
+
+
+@event_type
+@dataclass(frozen=True, slots=True)
+class YjsAwareness(Event):
+    """An awareness update (y-protocols) that came in through connection ``session``."""
+
+    document_id: str
+    session: str
+    data: bytes

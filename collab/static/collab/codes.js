@@ -24,7 +24,8 @@ const CODES = {
     "DOCUMENT_DELETED": "document_deleted",
     "TOO_SLOW": "too_slow",
     "PROTOCOL_ABUSE": "protocol_abuse",
-    "SESSION_CLOSED": "session_closed"
+    "SESSION_CLOSED": "session_closed",
+    "WRONG_KIND": "wrong_kind"
   },
   "close_codes": {
     "NORMAL": 1000,
@@ -42,6 +43,8 @@ const CODES = {
     "NOT_FOUND": 4404,
     "TOO_SLOW": 4408,
     "DOCUMENT_DELETED": 4410,
+    "TOO_LARGE": 4413,
+    "WRONG_KIND": 4415,
     "RATE_LIMITED": 4429
   },
   "reconnect": [
@@ -62,6 +65,8 @@ const CODES = {
     "4404": "not_found",
     "4408": "too_slow",
     "4410": "document_deleted",
+    "4413": "document_too_large",
+    "4415": "wrong_kind",
     "4429": "rate_limited"
   },
   "close_names": {
@@ -80,6 +85,8 @@ const CODES = {
     "4404": "not found",
     "4408": "too slow to keep up",
     "4410": "document deleted",
+    "4413": "too large",
+    "4415": "wrong document kind",
     "4429": "rate-limit abuse"
   }
 };

@@ -62,6 +62,8 @@ export const CLOSE_MESSAGES = /** @type {Record<number, string>} */ ({
   [CloseCode.ACCESS_REVOKED]: "Your access to this document was removed.",
   [CloseCode.NOT_FOUND]: "This document does not exist, or you cannot open it.",
   [CloseCode.DOCUMENT_DELETED]: "This document was deleted.",
+  [CloseCode.TOO_LARGE]: "The change was too large for this document.",
+  [CloseCode.WRONG_KIND]: "This is a Yjs document: open it with a Yjs editor.",
   [CloseCode.RATE_LIMITED]: "The connection was closed: too many messages.",
 });
 

@@ -1,0 +1,510 @@
+"""The two yjs endpoints: ``/ws/yjs/{id}`` (y-websocket) and ``/ws/hocuspocus`` (Hocuspocus).
+
+Both hand updates and awareness to the document's live ``Room`` and send what
+the room relays. A ``Peer`` is one document on one socket: a y-websocket
+socket is one peer; a Hocuspocus socket holds one peer per document name
+(``id``, or ``id`` NUL session key with the provider's ``sessionAwareness``),
+each with its own role, presence entry and awareness clients.
+
+Message handling is synchronous once a peer is attached (the room applies an
+update at once and stores it in the background), so the order in which a
+client sends is the order in which its messages are applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import deque
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.utils import timezone
+
+from collab import access
+from collab.codes import CloseCode
+from collab.consumers import BaseConsumer, _role_now
+from collab.exceptions import NotFound
+from collab.middleware import user_for_token
+from collab.models import Kind
+from collab.realtime import runtime
+from collab.realtime.events import AccessChanged, DocumentDeleted, Event, SessionClosed
+from collab.realtime.hub import hub
+from collab.realtime.presence import join_presence, leave_presence, update_presence
+from collab.transport import DaphneSink, sink_for
+from collab.users import user_info
+from collab.yjs import codec
+from collab.yjs.codec import FrameError, Message, Reader, Sync
+from collab.yjs.room import Outcome, Room, UpdateRefused, open_room
+
+log = logging.getLogger(__name__)
+
+# close codes of the yjs endpoints (PROTOCOL.md sections 4 and 8)
+UNAUTHORIZED, ACCESS_REVOKED, NOT_FOUND = (
+    CloseCode.UNAUTHORIZED,
+    CloseCode.ACCESS_REVOKED,
+    CloseCode.NOT_FOUND,
+)
+TOO_SLOW, DELETED, TOO_LARGE = CloseCode.TOO_SLOW, CloseCode.DOCUMENT_DELETED, CloseCode.TOO_LARGE
+WRONG_KIND, PROTOCOL_ABUSE, RATE_LIMITED = (
+    CloseCode.WRONG_KIND,
+    CloseCode.PROTOCOL_ABUSE,
+    CloseCode.RATE_LIMITED,
+)
+CLOSED_BY_ADMIN, SERVER_ERROR = CloseCode.CLOSED_BY_ADMIN, CloseCode.SERVER_ERROR
+MAX_PENDING_DOCUMENTS = 64  # Hocuspocus: documents waiting for their auth answer, per socket
+MAX_HELD = 1000  # messages held per document until its auth is answered
+
+
+def _resolve(user: Any, document_id: str) -> tuple[Any, str]:
+    return access.resolve(user, document_id)
+
+
+class BinarySocket(BaseConsumer):
+    """Binary frames in order, written at once under daphne, bounded for slow clients."""
+
+    async def connect(self) -> None:
+        self.setup_limits()
+        self.sink = sink_for(self.base_send)
+        self._bytes_out: deque[bytes] | None = None
+        self._bytes_writer: asyncio.Task[None] | None = None
+        self.user = self.scope.get("user") or AnonymousUser()
+        await self.open()
+
+    async def open(self) -> None:
+        raise NotImplementedError
+
+    def send_bytes(self, data: bytes) -> None:
+        if self.closing:
+            return
+        if isinstance(self.sink, DaphneSink):
+            try:
+                self.sink.protocol.sendMessage(data, True)
+            except Exception:
+                log.debug("write to a closed socket dropped")
+                return
+            self._check_backlog()
+            return
+        if self._bytes_out is None:
+            self._bytes_out = deque()
+        self._bytes_out.append(data)
+        if len(self._bytes_out) > 4096:  # a client that reads nothing: cut it off (it resyncs on reconnect)
+            self.abandon(TOO_SLOW)
+            return
+        if self._bytes_writer is None:
+            self._bytes_writer = asyncio.get_running_loop().create_task(self._drain_bytes())
+        self._check_backlog()
+
+    def _check_backlog(self) -> None:
+        buffered = self.sink.buffered()
+        if buffered is not None and buffered > 8 * int(settings.COLLAB["SLOW_CLIENT_BUFFER_BYTES"]):
+            self.abandon(TOO_SLOW)
+
+    async def _drain_bytes(self) -> None:
+        try:
+            while self._bytes_out:
+                await self.send(bytes_data=self._bytes_out.popleft())
+        except Exception:
+            log.debug("socket closed while writing")
+        finally:
+            self._bytes_writer = None
+
+    def abandon(self, code: int) -> None:
+        """Close with ``code`` from synchronous code."""
+        if not self.closing:
+            asyncio.get_running_loop().create_task(self.shut(code))
+
+    async def shut(self, code: int) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        if self._bytes_writer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._bytes_writer), 2)
+        try:
+            await self.close(code=int(code))
+        finally:
+            await self.cleanup()
+
+    async def disconnect(self, code: int) -> None:
+        self.closing = True
+        await self.cleanup()
+
+    def strike(self) -> None:
+        if self.invalid_strikes.hit():
+            self.abandon(PROTOCOL_ABUSE)
+
+    def over_rate(self) -> bool:
+        """Updates cannot be dropped silently (the client would never resend them): a sustained
+        flood closes the socket instead (4429); the client resyncs when it reconnects."""
+        if self.bucket.take():
+            return False
+        if self.rate_strikes.hit():
+            self.abandon(RATE_LIMITED)
+            return True
+        return False
+
+
+class Peer:
+    """One document on one socket, as its room and its access events see it."""
+
+    def __init__(self, socket: BinarySocket, document_id: str, name: str | None, protocol: str) -> None:
+        self.socket = socket
+        self.document_id = document_id
+        self.name = name  # Hocuspocus: the document name as the provider sent it
+        self.prefix = codec.varstring(name) if name is not None else b""
+        self.protocol = protocol
+        self.session = uuid.uuid4().hex
+        self.user: Any = AnonymousUser()
+        self.role = "none"
+        self.room: Room | None = None
+        self.joined = False
+
+    # -- what the room calls ----------------------------------------------------
+    def send_body(self, body: bytes) -> None:
+        self.socket.send_bytes(self.prefix + body)
+
+    def room_failed(self) -> None:
+        self.socket.abandon(SERVER_ERROR)
+
+    # -- what the hub calls ---------------------------------------------------------
+    def on_event(self, event: Event) -> None:
+        match event:
+            case AccessChanged():
+                asyncio.get_running_loop().create_task(self._recheck())
+            case DocumentDeleted():
+                self.socket.peer_lost(self, DELETED, "document_deleted")
+            case SessionClosed(session=session) if session == self.session:
+                self.socket.peer_lost(self, CLOSED_BY_ADMIN, "session_closed")
+            case _:
+                pass
+
+    def going_away(self) -> None:
+        self.socket.going_away()
+
+    async def _recheck(self) -> None:
+        role = await database_sync_to_async(_role_now)(self.user, self.document_id)
+        if role is None:
+            self.socket.peer_lost(self, ACCESS_REVOKED, "access_revoked")
+        elif role != self.role:
+            self.role = role
+            self.socket.role_changed(self)
+            await update_presence(self.document_id, self.session, {"role": role})
+
+    # -- joining and leaving ---------------------------------------------------------
+    async def join(self) -> Room:
+        """Presence, access events and the live room; raises (having undone everything) on failure."""
+        entry = {
+            "session": self.session, "user": user_info(self.user, self.session), "role": self.role,
+            "status": "active", "meta": {"protocol": self.protocol}, "cursor": None,
+            "joined_at": timezone.now().isoformat(),
+        }  # fmt: skip
+        self.joined = True
+        try:
+            runtime.ensure_started()
+            await hub().join(self.document_id, self)
+            await join_presence(self.document_id, entry)
+            self.room = await open_room(self.document_id)
+        except BaseException:
+            await self.leave()
+            raise
+        self.room.attach(self)
+        return self.room
+
+    async def leave(self) -> None:
+        if not self.joined:
+            return
+        self.joined = False
+        if self.room is not None:
+            self.room.detach(self)
+            self.room = None
+        try:
+            await hub().leave(self.document_id, self)
+        finally:
+            await leave_presence(self.document_id, self.session)
+
+    # -- messages common to both protocols ---------------------------------------------
+    def handle_sync(
+        self, message: codec.SyncMessage, *, answer_step1: bool = False
+    ) -> asyncio.Future[Outcome] | None:
+        """Step 1: answer step 2 (and, Hocuspocus, our own step 1). Step 2 / update: apply (editors)."""
+        room = self.room
+        assert room is not None
+        if message.step == Sync.STEP1:
+            self.send_body(codec.sync_step2(room.diff(message.payload)))
+            if answer_step1:
+                self.send_body(codec.sync_step1(room.state_vector()))
+            return None
+        if not access.can_edit(self.role):
+            return None
+        return room.offer(message.payload, user=self.user, session=self.session)
+
+    def handle_awareness(self, update: bytes) -> None:
+        assert self.room is not None
+        self.room.awareness_from(self.session, update)
+
+    def send_awareness_everything(self) -> None:
+        assert self.room is not None
+        everything = self.room.awareness_everything()
+        if everything is not None:
+            self.send_body(codec.awareness(everything))
+
+
+class YWebsocketConsumer(BinarySocket):
+    """``/ws/yjs/{id}``: the y-websocket protocol; one document per socket."""
+
+    async def open(self) -> None:
+        raw = self.scope["url_route"]["kwargs"]["document_id"]
+        doc_uuid = access.parse_document_id(raw)
+        self.peer = Peer(self, str(doc_uuid) if doc_uuid else "", None, "y-websocket")
+        self.peer.user = self.user
+        self.session = self.peer.session
+        try:
+            document, role = await database_sync_to_async(_resolve)(self.user, self.peer.document_id)
+        except NotFound:
+            await self.accept()
+            anonymous = not getattr(self.user, "is_authenticated", False)
+            await self.shut(UNAUTHORIZED if anonymous else NOT_FOUND)
+            return
+        await self.accept()
+        if document.kind != Kind.YJS:
+            await self.shut(WRONG_KIND)
+            return
+        self.peer.role = role
+        try:
+            room = await self.peer.join()
+        except Exception:
+            log.exception("opening yjs document %s failed", self.peer.document_id)
+            await self.shut(SERVER_ERROR)
+            return
+        self.peer.send_body(codec.sync_step1(room.state_vector()))
+        self.peer.send_awareness_everything()
+
+    async def cleanup(self) -> None:
+        peer = getattr(self, "peer", None)
+        if peer is not None:
+            await peer.leave()
+
+    def peer_lost(self, peer: Peer, code: int, reason: str) -> None:
+        self.abandon(code)
+
+    def role_changed(self, peer: Peer) -> None:
+        return None  # a y-websocket provider has no way to hear it; its later updates are ignored
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closing or self.peer.room is None:
+            return
+        if bytes_data is None:
+            self.strike()  # y-websocket speaks binary frames only
+            return
+        if len(bytes_data) > self.max_bytes:
+            await self.shut(TOO_LARGE)
+            return
+        if self.over_rate():
+            return
+        try:
+            reader = Reader(bytes_data)
+            kind = reader.varuint()
+            if kind == Message.SYNC:
+                future = self.peer.handle_sync(codec.read_sync(reader))
+                if future is not None:
+                    future.add_done_callback(self._stored)
+            elif kind == Message.AWARENESS:
+                self.peer.handle_awareness(reader.varbytes())
+            elif kind == Message.QUERY_AWARENESS:
+                self.peer.send_awareness_everything()
+            else:
+                raise FrameError(f"unknown message type {kind}")
+        except FrameError:
+            self.strike()
+        except UpdateRefused as exc:
+            if exc.code == "document_too_large":
+                await self.shut(TOO_LARGE)
+            else:
+                self.strike()
+
+    def _stored(self, future: asyncio.Future[Outcome]) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            self.abandon(SERVER_ERROR)
+
+
+class HocuspocusConsumer(BinarySocket):
+    """``/ws/hocuspocus``: the Hocuspocus protocol; several documents per socket, each authenticated."""
+
+    async def open(self) -> None:
+        self.session = uuid.uuid4().hex
+        self.peers: dict[str, Peer] = {}  # attached, by document name as received
+        self.pending: dict[str, list[bytes]] = {}  # waiting for the auth answer: held messages
+        self.authenticating: set[str] = set()
+        await self.accept()
+
+    async def cleanup(self) -> None:
+        self.pending.clear()
+        for peer in list(getattr(self, "peers", {}).values()):
+            await peer.leave()
+        self.peers = {}
+
+    # -- receiving ---------------------------------------------------------------------
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closing:
+            return
+        if bytes_data is None:
+            self.strike()
+            return
+        if bytes_data == codec.PING:
+            self.send_bytes(codec.PONG)
+            return
+        if bytes_data == codec.PONG:
+            return
+        try:
+            reader = Reader(bytes_data)
+            name = reader.varstring()
+        except FrameError:
+            self.strike()
+            return
+        if len(bytes_data) > self.max_bytes:
+            self.refuse(name, "message_too_large")
+            return
+        if self.over_rate():
+            return
+        peer = self.peers.get(name)
+        if peer is not None:
+            self.handle(peer, reader)
+            return
+        try:
+            kind = reader.varuint()
+            auth = codec.read_auth(reader) if kind == Message.AUTH else None
+        except FrameError:
+            self.strike()
+            return
+        held = self.pending.get(name)
+        if held is None:
+            if len(self.pending) >= MAX_PENDING_DOCUMENTS:
+                await self.shut(PROTOCOL_ABUSE)
+                return
+            held = self.pending[name] = []
+        if auth is None or name in self.authenticating:
+            if len(held) < MAX_HELD:  # held until the auth message comes and is answered
+                held.append(bytes_data)
+            return
+        self.authenticating.add(name)
+        asyncio.get_running_loop().create_task(self.authenticate(name, auth))
+
+    async def authenticate(self, name: str, auth: codec.AuthMessage) -> None:
+        try:
+            await self._authenticate(name, auth)
+        finally:
+            self.authenticating.discard(name)
+
+    async def _authenticate(self, name: str, auth: codec.AuthMessage) -> None:
+        document_id = name.split("\0", 1)[0]
+        prefix = codec.varstring(name)
+        try:
+            user = self.user if auth.token == "" else await user_for_token(auth.token)
+            try:
+                document, role = await database_sync_to_async(_resolve)(user, document_id)
+            except NotFound:
+                anonymous = not getattr(user, "is_authenticated", False)
+                self.deny(name, prefix, "unauthorized" if anonymous else "not_found")
+                return
+            if document.kind != Kind.YJS:
+                self.deny(name, prefix, "wrong_kind")
+                return
+            peer = Peer(self, str(document.pk), name, "hocuspocus")
+            peer.user, peer.role = user, role
+            self.send_bytes(prefix + codec.authenticated(scope(role)))
+            await peer.join()
+        except Exception:
+            log.exception("authenticating %r failed", name)
+            self.pending.pop(name, None)
+            await self.shut(SERVER_ERROR)
+            return
+        if self.closing or name not in self.pending:  # the socket closed meanwhile
+            await peer.leave()
+            return
+        held = self.pending.pop(name)
+        self.peers[name] = peer
+        peer.send_awareness_everything()
+        for data in held:
+            reader = Reader(data)
+            reader.varstring()
+            self.handle(peer, reader)
+
+    def deny(self, name: str, prefix: bytes, reason: str) -> None:
+        self.pending.pop(name, None)  # held messages are dropped
+        self.send_bytes(prefix + codec.permission_denied(reason))
+
+    def handle(self, peer: Peer, reader: Reader) -> None:
+        try:
+            kind = reader.varuint()
+            if kind in (Message.SYNC, Message.SYNC_REPLY):
+                message = codec.read_sync(reader)
+                self.sync(peer, message, answer_step1=kind == Message.SYNC)
+            elif kind == Message.AWARENESS:
+                peer.handle_awareness(reader.varbytes())
+            elif kind == Message.QUERY_AWARENESS:
+                peer.send_awareness_everything()
+            elif kind == Message.CLOSE:
+                self.drop(peer)
+            elif kind in (Message.AUTH, Message.STATELESS):
+                return  # a second auth for an attached document, or a stateless message: nothing to do
+            else:
+                raise FrameError(f"unknown message type {kind}")
+        except FrameError:
+            self.strike()
+        except UpdateRefused as exc:
+            peer.send_body(codec.sync_status(False))
+            if exc.code == "document_too_large":
+                self.refuse(peer.name or "", "document_too_large")
+            else:
+                self.strike()
+
+    def sync(self, peer: Peer, message: codec.SyncMessage, *, answer_step1: bool) -> None:
+        if message.step != Sync.STEP1 and not access.can_edit(peer.role):
+            # a viewer: never applied; "saved" only when it held nothing the document lacks
+            assert peer.room is not None
+            peer.send_body(codec.sync_status(peer.room.covers(message.payload)))
+            return
+        future = peer.handle_sync(message, answer_step1=answer_step1)
+        if future is None:
+            return
+
+        def stored(done: asyncio.Future[Outcome]) -> None:
+            ok = not done.cancelled() and done.exception() is None
+            if peer.joined:
+                peer.send_body(codec.sync_status(ok))
+
+        future.add_done_callback(stored)
+
+    # -- taking a document off the socket ---------------------------------------------------
+    def refuse(self, name: str, reason: str) -> None:
+        """SyncStatus 0 and a CLOSE for that document; the socket stays open for the others."""
+        prefix = codec.varstring(name)
+        self.send_bytes(prefix + codec.sync_status(False))
+        self.send_bytes(prefix + codec.close(reason))
+        peer = self.peers.get(name)
+        if peer is not None:
+            self.drop(peer)
+
+    def drop(self, peer: Peer) -> None:
+        if self.peers.get(peer.name or "") is peer:
+            del self.peers[peer.name or ""]
+        task = asyncio.get_running_loop().create_task(peer.leave())
+        task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+
+    def peer_lost(self, peer: Peer, code: int, reason: str) -> None:
+        if self.peers.get(peer.name or "") is not peer:
+            return
+        peer.send_body(codec.permission_denied(reason))
+        self.drop(peer)
+
+    def role_changed(self, peer: Peer) -> None:
+        peer.send_body(codec.authenticated(scope(peer.role)))
+
+
+def scope(role: str) -> str:
+    return "read-write" if access.can_edit(role) else "readonly"

@@ -1,0 +1,463 @@
+"""The yjs endpoints in-process (Channels' WebsocketCommunicator), with pycrdt clients.
+
+y-websocket (``/ws/yjs/{id}``) and Hocuspocus (``/ws/hocuspocus``): sync,
+durability before relay, awareness, roles, limits, wrong kind, load failures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import User
+from rest_framework.authtoken.models import Token
+
+from collab import presence
+from collab.models import Document, Membership, YjsUpdate
+from collab.yjs import codec, storage
+from collab.yjs import documents as yjs_documents
+from collab.yjs import room as yjs_room
+from project.asgi import application
+from tests.yjs_client import CommunicatorLink, Mux, YClient
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+
+def token_of(user: User) -> str:
+    return str(Token.objects.get_or_create(user=user)[0].key)
+
+
+@database_sync_to_async
+def make_doc(owner: User, content: str = "", public_role: str = "none") -> str:
+    return str(yjs_documents.create(owner=owner, title="y", content=content, public_role=public_role).pk)
+
+
+@database_sync_to_async
+def stored_text(doc_id: str) -> str:
+    return storage.text_of(storage.load(doc_id))
+
+
+@database_sync_to_async
+def version_of(doc_id: str) -> int:
+    return int(Document.objects.get(pk=doc_id).version)
+
+
+async def connect(path: str, user: User | None = None) -> WebsocketCommunicator:
+    query = ""
+    if user is not None:
+        query = f"?token={await database_sync_to_async(token_of)(user)}"
+    comm = WebsocketCommunicator(application, f"{path}{query}")
+    connected, _ = await comm.connect(timeout=5)
+    assert connected
+    return comm
+
+
+async def ywebsocket(doc_id: str, user: User | None, *, start: bool = True) -> YClient:
+    client = YClient(CommunicatorLink(await connect(f"/ws/yjs/{doc_id}", user)))
+    if start:
+        await client.start()
+        await client.until(lambda: client.synced)
+    return client
+
+
+async def closed_with(comm: WebsocketCommunicator) -> int:
+    message = await comm.receive_output(5)
+    assert message["type"] == "websocket.close", message
+    return int(message["code"])
+
+
+# -- y-websocket -----------------------------------------------------------------------------
+
+
+async def test_ywebsocket_syncs_stores_then_relays(alice: User, bob: User) -> None:
+    doc_id = await make_doc(alice, "héllo", public_role="editor")
+    a = await ywebsocket(doc_id, alice)
+    b = await ywebsocket(doc_id, bob)
+    assert a.content() == b.content() == "héllo"
+    a.type(5, " 😀 world")
+    await a.flush()
+    await b.until(lambda: b.content() == "héllo 😀 world")
+    assert await stored_text(doc_id) == "héllo 😀 world"  # stored before b heard it
+    assert await version_of(doc_id) == 1
+    await a.until(
+        lambda: a.updates_heard >= 2
+    )  # the sender hears its own update too, as from the stock server
+    b.type(0, "¡")
+    await b.flush()
+    await a.until(lambda: a.content() == "¡héllo 😀 world")
+    await a.close()
+    await b.close()
+
+
+async def test_ywebsocket_trailing_slash_and_query_awareness(alice: User) -> None:
+    doc_id = await make_doc(alice, "x")
+    client = YClient(CommunicatorLink(await connect(f"/ws/yjs/{doc_id}/", alice)))
+    await client.start()
+    await client.until(lambda: client.synced)
+    await client.set_awareness({"user": {"name": "alice"}})
+    await client.until(lambda: client.awareness_frames >= 1)  # the sender's own comes back
+    frames = client.awareness_frames
+    await client.link.send(codec.query_awareness())
+    await client.until(lambda: client.awareness_frames > frames)
+    assert list(client.awareness.values()) == [{"user": {"name": "alice"}}]
+    await client.close()
+
+
+async def test_unreadable_is_closed_before_any_sync_message(alice: User, bob: User) -> None:
+    doc_id = await make_doc(alice)
+    anon = await connect(f"/ws/yjs/{doc_id}")
+    assert await closed_with(anon) == 4401
+    other = await connect(f"/ws/yjs/{doc_id}", bob)
+    assert await closed_with(other) == 4404
+    missing = await connect("/ws/yjs/00000000-0000-0000-0000-000000000000", bob)
+    assert await closed_with(missing) == 4404
+
+
+async def test_wrong_kind_both_ways(alice: User) -> None:
+    from collab import editing
+
+    text_doc = await database_sync_to_async(editing.create_document)(owner=alice, title="t")
+    comm = await connect(f"/ws/yjs/{text_doc.pk}", alice)
+    assert await closed_with(comm) == 4415
+    doc_id = await make_doc(alice)
+    comm = await connect(f"/ws/documents/{doc_id}/", alice)
+    error = await comm.receive_json_from(5)
+    assert error["type"] == "error" and error["payload"]["code"] == "wrong_kind"
+    assert await closed_with(comm) == 4415
+
+
+async def test_viewer_updates_are_not_applied_stored_or_relayed(alice: User, bob: User) -> None:
+    doc_id = await make_doc(alice, "read me", public_role="viewer")
+    viewer = await ywebsocket(doc_id, bob)
+    owner = await ywebsocket(doc_id, alice)
+    viewer.type(0, "vandal ")
+    await viewer.flush()
+    await owner.pump(0.3)
+    assert owner.content() == "read me"
+    assert await version_of(doc_id) == 0
+    owner.type(7, "!")
+    await owner.flush()
+    await viewer.until(lambda: "!" in viewer.content())  # viewers still hear edits
+    await viewer.close()
+    await owner.close()
+
+
+async def test_awareness_reaches_everyone_and_leaves_with_the_connection(alice: User, bob: User) -> None:
+    doc_id = await make_doc(alice, public_role="editor")
+    a = await ywebsocket(doc_id, alice)
+    b = await ywebsocket(doc_id, bob)
+    await a.set_awareness({"user": "alice", "cursor": 3})
+    await b.until(lambda: a.doc.client_id in b.awareness)
+    await a.until(lambda: a.doc.client_id in a.awareness)  # the sender's own state comes back
+    # a newcomer gets every state at once
+    c = await ywebsocket(doc_id, bob)
+    await c.until(lambda: a.doc.client_id in c.awareness)
+    await a.close()
+    await b.until(lambda: a.doc.client_id not in b.awareness)
+    await c.until(lambda: a.doc.client_id not in c.awareness)
+    await b.close()
+    await c.close()
+
+
+async def test_presence_lists_yjs_connections(alice: User, bob: User) -> None:
+    doc_id = await make_doc(alice, public_role="editor")
+    a = await ywebsocket(doc_id, alice)
+    b = await ywebsocket(doc_id, bob)
+    entries = presence.registry().entries(doc_id)
+    assert sorted(e["user"]["name"] for e in entries) == ["Alice Liddell", "bob"]
+    assert {e["meta"]["protocol"] for e in entries} == {"y-websocket"}
+    await a.close()
+    await b.pump(0.1)
+    assert [e["user"]["name"] for e in presence.registry().entries(doc_id)] == ["bob"]
+    await b.close()
+
+
+async def test_frame_too_large_closes_4413_and_stores_nothing(alice: User, settings: Any) -> None:
+    settings.COLLAB = {**settings.COLLAB, "MAX_MESSAGE_BYTES": 1000}
+    doc_id = await make_doc(alice)
+    client = await ywebsocket(doc_id, alice)
+    client.type(0, "x" * 2000)
+    await client.flush()
+    await client.pump(0.5)
+    assert client.closed == 4413
+    assert await version_of(doc_id) == 0
+
+
+async def test_document_too_large_closes_4413_and_stores_nothing(alice: User, settings: Any) -> None:
+    settings.COLLAB = {**settings.COLLAB, "MAX_DOCUMENT_BYTES": 600}
+    doc_id = await make_doc(alice, "start")
+    client = await ywebsocket(doc_id, alice)
+    for i in range(3):
+        client.type(0, "y" * 200 + str(i))
+        await client.flush()
+    await client.pump(0.5)
+    assert client.closed == 4413
+    for _ in range(50):  # the two accepted updates are stored; the refused one never is
+        if await version_of(doc_id) == 2:
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.2)
+    assert await version_of(doc_id) == 2
+    text = await stored_text(doc_id)
+    assert "start" in text and "y" * 200 + "1" in text and "y" * 200 + "2" not in text
+
+
+async def test_revocation_and_delete_close_live_sockets(alice: User, bob: User) -> None:
+    doc_id = await make_doc(alice)
+    await database_sync_to_async(Membership.objects.create)(document_id=doc_id, user=bob, role="editor")
+    bob_client = await ywebsocket(doc_id, bob)
+    alice_client = await ywebsocket(doc_id, alice)
+    await database_sync_to_async(Membership.objects.filter(document_id=doc_id, user=bob).delete)()
+    await bob_client.until(lambda: bob_client.closed is not None)
+    assert bob_client.closed == 4403
+    await database_sync_to_async(Document.objects.filter(pk=doc_id).delete)()
+    await alice_client.until(lambda: alice_client.closed is not None)
+    assert alice_client.closed == 4410
+
+
+async def test_downgrade_ignores_later_updates(alice: User, bob: User) -> None:
+    doc_id = await make_doc(alice)
+    membership = await database_sync_to_async(Membership.objects.create)(
+        document_id=doc_id, user=bob, role="editor"
+    )
+    bob_client = await ywebsocket(doc_id, bob)
+    membership.role = "viewer"
+    await database_sync_to_async(membership.save)()
+    await bob_client.pump(0.3)
+    bob_client.type(0, "late")
+    await bob_client.flush()
+    await bob_client.pump(0.3)
+    assert bob_client.closed is None
+    assert await version_of(doc_id) == 0
+
+
+async def test_patch_content_reaches_live_clients_and_keeps_concurrent_edits(alice: User) -> None:
+    doc_id = await make_doc(alice, "one two three")
+    live = await ywebsocket(doc_id, alice)
+    live.type(13, " four")  # typed, not yet sent, while the PATCH changes the start
+    document = await database_sync_to_async(Document.objects.get)(pk=doc_id)
+    await database_sync_to_async(yjs_documents.replace_text)(document, "ONE two three", user=alice)
+    await live.flush()
+    await live.until(lambda: live.content() == "ONE two three four")
+    await live.pump(0.2)
+    assert await stored_text(doc_id) == "ONE two three four"
+    await live.close()
+
+
+async def test_a_failed_load_closes_1011_and_the_next_connection_works(
+    alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc_id = await make_doc(alice, "fine")
+
+    def broken(document_id: Any) -> Any:
+        raise RuntimeError("database down")
+
+    monkeypatch.setattr(yjs_room, "_load", database_sync_to_async(broken))
+    comm = await connect(f"/ws/yjs/{doc_id}", alice)
+    assert await closed_with(comm) == 1011
+    assert yjs_room.loaded(doc_id) is None
+    assert presence.registry().entries(doc_id) == []
+    monkeypatch.setattr(yjs_room, "_load", database_sync_to_async(storage.load))
+    client = await ywebsocket(doc_id, alice)
+    assert client.content() == "fine"
+    await client.close()
+
+
+async def test_room_unloads_after_the_grace_period(alice: User, settings: Any) -> None:
+    settings.COLLAB = {**settings.COLLAB, "YJS_UNLOAD_GRACE": 0.2}
+    doc_id = await make_doc(alice, "x")
+    client = await ywebsocket(doc_id, alice)
+    assert yjs_room.loaded(doc_id) is not None
+    await client.close()
+    await asyncio.sleep(0.5)
+    assert yjs_room.loaded(doc_id) is None
+    again = await ywebsocket(doc_id, alice)
+    assert again.content() == "x"
+    await again.close()
+
+
+async def test_compaction_during_live_editing_keeps_the_state(alice: User, settings: Any) -> None:
+    settings.COLLAB = {**settings.COLLAB, "YJS_COMPACT_EVERY": 5}
+    doc_id = await make_doc(alice)
+    client = await ywebsocket(doc_id, alice)
+    for i in range(23):
+        client.type(len(client.content()), f"{i}😀")
+        await client.flush()
+        await client.pump(0.01)
+    await client.pump(0.5)
+    assert await version_of(doc_id) == 23
+    assert await stored_text(doc_id) == client.content()
+    snapshots = await database_sync_to_async(
+        lambda: sorted(
+            storage.YjsSnapshot.objects.filter(document_id=doc_id).values_list("version", flat=True)
+        )
+    )()
+    assert max(snapshots) >= 20
+    assert await database_sync_to_async(YjsUpdate.objects.filter(document_id=doc_id).count)() < 23
+    await client.close()
+
+
+# -- Hocuspocus --------------------------------------------------------------------------------
+
+
+async def hocus(user: User | None = None) -> Mux:
+    return Mux(CommunicatorLink(await connect("/ws/hocuspocus", None)))
+
+
+async def test_hocuspocus_auth_sync_and_sync_status_after_store(alice: User, bob: User) -> None:
+    doc_id = await make_doc(alice, "abc", public_role="editor")
+    mux = await hocus()
+    client = mux.add(doc_id, await database_sync_to_async(token_of)(alice))
+    await client.start()
+    await client.until(lambda: client.scope == "read-write" and client.synced and client.unsynced == 0)
+    assert client.content() == "abc"
+    client.type(3, "def")
+    await client.flush()
+    await client.until(lambda: client.unsynced == 0)
+    assert await stored_text(doc_id) == "abcdef"  # SyncStatus 1 came after the update was stored
+    y = await ywebsocket(doc_id, bob)
+    assert y.content() == "abcdef"
+    y.type(0, ">")
+    await y.flush()
+    await client.until(lambda: client.content() == ">abcdef")
+    await y.close()
+    await mux.link.close()
+
+
+async def test_hocuspocus_messages_before_auth_are_held(alice: User) -> None:
+    doc_id = await make_doc(alice, "held")
+    mux = await hocus()
+    client = mux.add(doc_id, await database_sync_to_async(token_of)(alice))
+    client.type(4, "!")
+    await client.send(codec.sync_step1(bytes(client.doc.get_state())))
+    await client.flush()  # before the auth message
+    await client.start()
+    await client.until(lambda: client.content() in ("held!", "!held") and client.unsynced <= 0)
+    await client.pump(0.2)
+    assert await stored_text(doc_id) == client.content()  # concurrent inserts: either order
+    await mux.link.close()
+
+
+async def test_hocuspocus_denials(alice: User, bob: User) -> None:
+    from collab import editing
+
+    doc_id = await make_doc(alice)
+    text_doc = await database_sync_to_async(editing.create_document)(owner=alice, title="t")
+    mux = await hocus()
+    private = mux.add(doc_id, await database_sync_to_async(token_of)(bob))
+    anonymous = mux.add(doc_id + "\0k", "")
+    wrong = mux.add(str(text_doc.pk), await database_sync_to_async(token_of)(alice))
+    mine = mux.add(doc_id + "\0mine", await database_sync_to_async(token_of)(alice))
+    private.type(0, "held then dropped")
+    await private.send(codec.sync_update(private.take_outgoing()[0]))
+    for client in (private, anonymous, wrong, mine):
+        await client.start()
+    await mine.until(lambda: mine.scope == "read-write" and mine.synced)
+    await mine.until(lambda: None not in (private.denied, anonymous.denied, wrong.denied))
+    assert private.denied == "not_found" and anonymous.denied == "unauthorized"
+    assert wrong.denied == "wrong_kind"
+    assert private.scope is None and not private.synced
+    assert await version_of(doc_id) == 0
+    await mux.link.close()
+
+
+async def test_hocuspocus_viewer_is_readonly_and_answered_0(alice: User, bob: User) -> None:
+    doc_id = await make_doc(alice, "look", public_role="viewer")
+    mux = await hocus()
+    viewer = mux.add(doc_id, await database_sync_to_async(token_of)(bob))
+    await viewer.start()
+    await viewer.until(lambda: viewer.scope == "readonly" and viewer.synced and viewer.unsynced == 0)
+    viewer.type(0, "no ")
+    await viewer.flush()
+    await viewer.until(lambda: False in viewer.statuses)
+    assert await version_of(doc_id) == 0
+    await mux.link.close()
+
+
+async def test_hocuspocus_too_large_closes_that_document_only(alice: User, settings: Any) -> None:
+    settings.COLLAB = {**settings.COLLAB, "MAX_MESSAGE_BYTES": 1000}
+    first, second = await make_doc(alice, "one"), await make_doc(alice, "two")
+    token = await database_sync_to_async(token_of)(alice)
+    mux = await hocus()
+    a, b = mux.add(first, token), mux.add(second, token)
+    await a.start()
+    await b.start()
+    await b.until(lambda: a.synced and b.synced and a.unsynced == 0 and b.unsynced == 0)
+    a.type(0, "x" * 2000)
+    await a.flush()
+    await a.until(lambda: a.closes == ["message_too_large"])
+    assert a.statuses[-1] is False
+    b.type(3, "!")
+    await b.flush()
+    await b.until(lambda: b.unsynced == 0)
+    assert await stored_text(second) == "two!" and await version_of(first) == 0
+    assert mux.closed is None
+    await mux.link.send(codec.PING)
+    await mux.pump(0.3)
+    assert mux.pongs == 1
+    await mux.link.close()
+
+
+async def test_hocuspocus_document_too_large(alice: User, settings: Any) -> None:
+    settings.COLLAB = {**settings.COLLAB, "MAX_DOCUMENT_BYTES": 400}
+    doc_id = await make_doc(alice, "s")
+    mux = await hocus()
+    client = mux.add(doc_id, await database_sync_to_async(token_of)(alice))
+    await client.start()
+    await client.until(lambda: client.synced and client.unsynced == 0)
+    client.type(0, "z" * 600)
+    await client.flush()
+    await client.until(lambda: client.closes == ["document_too_large"])
+    assert client.statuses[-1] is False and await version_of(doc_id) == 0
+    await mux.link.close()
+
+
+async def test_hocuspocus_revocation_and_role_change(alice: User, bob: User) -> None:
+    doc_id = await make_doc(alice)
+    membership = await database_sync_to_async(Membership.objects.create)(
+        document_id=doc_id, user=bob, role="editor"
+    )
+    mux = await hocus()
+    client = mux.add(doc_id, await database_sync_to_async(token_of)(bob))
+    await client.start()
+    await client.until(lambda: client.scope == "read-write" and client.synced)
+    membership.role = "viewer"
+    await database_sync_to_async(membership.save)()
+    await client.until(lambda: client.scope == "readonly")
+    await database_sync_to_async(membership.delete)()
+    await client.until(lambda: client.denied == "access_revoked")
+    assert mux.closed is None
+    await mux.link.close()
+
+
+async def test_hocuspocus_and_ywebsocket_share_awareness(alice: User, bob: User) -> None:
+    doc_id = await make_doc(alice, public_role="editor")
+    mux = await hocus()
+    h = mux.add(doc_id, await database_sync_to_async(token_of)(alice))
+    await h.start()
+    await h.until(lambda: h.synced)
+    y = await ywebsocket(doc_id, bob)
+    await y.set_awareness({"name": "bob"})
+    await h.until(lambda: y.doc.client_id in h.awareness)
+    await h.set_awareness({"name": "alice"})
+    await y.until(lambda: h.doc.client_id in y.awareness)
+    await h.until(lambda: h.doc.client_id in h.awareness)
+    await h.send(bytes((codec.Message.CLOSE,)))  # the provider detaches the document
+    await y.until(lambda: h.doc.client_id not in y.awareness)
+    await y.close()
+    await mux.link.close()
+
+
+async def test_two_versions_of_the_auth_message(alice: User) -> None:
+    """2.x/3.x send the token alone; 4.x adds the provider version."""
+    doc_id = await make_doc(alice, "v")
+    token = await database_sync_to_async(token_of)(alice)
+    mux = await hocus()
+    old, new = mux.add(doc_id + "\0old", token), mux.add(doc_id + "\0new", token)
+    await old.start(version=None)
+    await new.start(version="4.1.0")
+    await old.until(lambda: old.scope == new.scope == "read-write" and old.synced and new.synced)
+    await mux.link.close()
