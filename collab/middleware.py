@@ -40,9 +40,6 @@ def credentials_from_scope(scope: dict[str, Any]) -> tuple[str | None, str | Non
     return (ticket[0] if ticket else None), (token[0] if token else None)
 
 
-user_for_token = _user_for_token  # the user of an API token, or AnonymousUser (async)
-
-
 def token_from_scope(scope: dict[str, Any]) -> str | None:
     return credentials_from_scope(scope)[1]
 
