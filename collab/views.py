@@ -80,6 +80,8 @@ def editor(request: HttpRequest, document_id: Any) -> HttpResponse:
         "title": document.title,
         "role": role,
         "wsPath": f"/ws/documents/{document.pk}/",
+        "apiUrl": reverse("document-detail", args=[document.pk]),
+        "publicRole": document.public_role,
         "listUrl": reverse("collab:document-list"),
         "signedIn": request.user.is_authenticated,
     }

@@ -171,3 +171,139 @@ def test_swagger_ui_works_offline_under_a_strict_csp(
     assert refused == [], f"requests that left the server: {refused}"
     assert [m for m in blocked if "script" in m] == [], blocked
     no_page_errors(page)
+
+
+# -- sharing --------------------------------------------------------------------------------------
+
+
+def members_of(page: Page) -> dict[str, str]:
+    rows = page.locator("#members > li")
+    return {
+        str(rows.nth(i).get_attribute("data-username")): str(
+            rows.nth(i).get_attribute("data-role") or "owner"
+        )
+        for i in range(rows.count())
+    }
+
+
+def test_owners_share_from_the_page_and_everyone_present_sees_it_live(
+    live: LiveServer, contexts: Callable[..., BrowserContext]
+) -> None:
+    token = live.tokens["alice"]  # type: ignore[attr-defined]
+    doc = live.create_document(token, "Plans", "private plans", public_role="none")
+    alice = open_editor(sign_in(contexts(), live, "alice"), live, doc["id"])
+    expect(alice.locator("#share-panel")).to_be_visible()
+    expect(alice.locator("#access-note")).to_have_text("Private: only the people added to it can open it.")
+    expect(alice.locator("#members > li")).to_have_count(1)  # alice herself, the owner
+    bob = sign_in(contexts(), live, "bob")
+    assert bob.goto(f"{live.http_url}/documents/{doc['id']}/").status == 404  # type: ignore[union-attr]
+
+    # add bob as a viewer: he can open it, read only, and is not told to share a link
+    alice.fill("#member-username", "bob")
+    alice.select_option("#member-role", "viewer")
+    alice.click("#add-member button")
+    expect(alice.locator("#members > li[data-username='bob']")).to_have_attribute("data-role", "viewer")
+    expect(alice.locator("#member-username")).to_have_value("")
+    open_editor(bob, live, doc["id"])
+    expect(bob.locator("#role")).to_have_text("viewer")
+    expect(bob.locator("#share-panel")).to_be_hidden()
+    expect(bob.locator("#access-note")).to_have_text("Private: only the people added to it can open it.")
+    assert "Share the link" not in bob.locator("body").inner_text()
+    screenshot(bob, "share-viewer-of-a-private-document.png")
+
+    # errors are said in the panel and change nothing
+    alice.fill("#member-username", "nobody-of-that-name")
+    alice.click("#add-member button")
+    expect(alice.locator("#share-error")).to_contain_text("No user is called 'nobody-of-that-name'")
+    alice.fill("#member-username", "bob")
+    alice.click("#add-member button")
+    expect(alice.locator("#share-error")).to_contain_text("bob is already a member")
+    assert members_of(alice) == {"alice": "owner", "bob": "viewer"}
+
+    # make bob an editor: his page follows at once (a role message), and he can type
+    alice.select_option("#members > li[data-username='bob'] select", "editor")
+    expect(bob.locator("#role")).to_have_text("editor")
+    expect(bob.locator("#text")).not_to_have_attribute("readonly", "")
+    expect(bob.locator("#message")).to_have_text("Your role is now editor.")
+    expect(alice.locator("#share-error")).to_be_hidden()
+
+    # the public role: anyone with the link can view; carol opens the link as a viewer
+    alice.select_option("#public-role", "viewer")
+    expect(alice.locator("#access-note")).to_contain_text("Anyone with the link can view it:")
+    link = alice.locator("#share").get_attribute("href")
+    assert link == f"{live.http_url}/documents/{doc['id']}/", link
+    carol = open_editor(sign_in(contexts(), live, "carol"), live, doc["id"])
+    expect(carol.locator("#role")).to_have_text("viewer")
+    expect(carol.locator("#access-note")).to_contain_text("Anyone with the link can view it:")
+    expect(carol.locator("#share-panel")).to_be_hidden()
+    status, body = live.request("GET", f"/api/documents/{doc['id']}/", token=token)
+    assert status == 200 and body["public_role"] == "viewer"
+    screenshot(alice, "share-panel-owner.png")
+
+    # back to private: carol, who only had the link, is shown the door at once
+    alice.select_option("#public-role", "none")
+    expect(carol.locator("#message")).to_have_text("Your access to this document was removed.")
+    expect(carol.locator("#role")).to_have_text("no access")
+    expect(carol.locator("#access-note")).to_have_text("Your access to this document was removed.")
+
+    # remove bob: his page stops saying "editor" and "All changes saved"
+    alice.click("#members > li[data-username='bob'] button.remove")
+    expect(alice.locator("#members > li")).to_have_count(1)
+    expect(bob.locator("#message")).to_have_text("Your access to this document was removed.")
+    expect(bob.locator("#role")).to_have_text("no access")
+    expect(bob.locator("#role")).to_have_attribute("data-role", "none")
+    expect(bob.locator("#saved")).to_have_text("")
+    expect(bob.locator("#text")).to_have_attribute("readonly", "")
+    screenshot(bob, "access-removed.png")
+    assert members_of(alice) == {"alice": "owner"}
+    status, members = live.request("GET", f"/api/documents/{doc['id']}/members/", token=token)
+    assert status == 200 and members == []
+    no_page_errors(alice, bob, carol)
+
+
+def test_a_deleted_document_no_longer_says_all_changes_saved(
+    live: LiveServer, contexts: Callable[..., BrowserContext]
+) -> None:
+    token = live.tokens["alice"]  # type: ignore[attr-defined]
+    doc = live.create_document(token, "Short-lived", "bye", public_role="editor")
+    bob = open_editor(sign_in(contexts(), live, "bob"), live, doc["id"])
+    expect(bob.locator("#saved")).to_have_text("All changes saved")
+    expect(bob.locator("#access-note")).to_contain_text("Anyone with the link can edit it:")
+    status, _ = live.request("DELETE", f"/api/documents/{doc['id']}/", token=token)
+    assert status == 204
+    expect(bob.locator("#message")).to_have_text("This document was deleted.")
+    expect(bob.locator("#saved")).to_have_text("")
+    expect(bob.locator("#role")).to_have_text("deleted")
+    expect(bob.locator("#access-note")).to_have_text("This document was deleted.")
+    screenshot(bob, "document-deleted.png")
+    no_page_errors(bob)
+
+
+def test_while_disconnected_here_now_keeps_yourself_marked_offline(
+    live: LiveServer, contexts: Callable[..., BrowserContext]
+) -> None:
+    token = live.tokens["alice"]  # type: ignore[attr-defined]
+    doc = live.create_document(token, "Outage", "still here", public_role="editor")
+    alice = open_editor(sign_in(contexts(), live, "alice"), live, doc["id"])
+    open_editor(sign_in(contexts(), live, "bob"), live, doc["id"])
+    people = alice.locator("#presence > li")
+    expect(people).to_have_count(2)
+    live.kill()
+    try:
+        expect(alice.locator("#status")).to_have_attribute(
+            "data-state", re.compile("reconnecting|connecting")
+        )
+        expect(people).to_have_count(1)
+        expect(alice.locator("#presence-count")).to_have_text("1")
+        expect(people.first).to_have_attribute("data-self", "true")
+        expect(people.first).to_have_attribute("data-status", "offline")
+        expect(people.first.locator(".name")).to_have_text("alice")
+        expect(people.first.locator(".you")).to_have_text("you")
+        expect(people.first.locator(".pill")).to_have_text("offline")
+        screenshot(alice, "here-now-offline.png")
+    finally:
+        live.start()
+    expect(alice.locator("#status")).to_have_attribute("data-state", "connected", timeout=30_000)
+    expect(people).to_have_count(2)
+    expect(alice.locator("#presence > li[data-self='true']")).to_have_attribute("data-status", "active")
+    no_page_errors(alice)

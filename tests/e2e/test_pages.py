@@ -112,7 +112,7 @@ def test_a_yjs_document_opens_the_rich_text_page(
 
 
 def test_client_modules_are_served_as_javascript() -> None:
-    for name in ("client.js", "session.js", "ot.js", "editor.js", "index.js"):
+    for name in ("client.js", "session.js", "ot.js", "editor.js", "index.js", "share.js", "rest.js"):
         response = Client().get(f"/static/collab/{name}")
         assert response.status_code == 200, name
         assert "javascript" in response["Content-Type"], response["Content-Type"]
@@ -153,3 +153,17 @@ def test_the_sidecar_is_pinned_and_installed() -> None:
     assert re.search(r"^drf-spectacular-sidecar>=[\d.]+,<[\d.]+$", requirements, re.MULTILINE), requirements
     assert "drf_spectacular_sidecar" in settings.INSTALLED_APPS
     assert settings.SPECTACULAR_SETTINGS["SWAGGER_UI_DIST"] == "SIDECAR"
+
+
+def test_the_editor_says_who_can_open_it_and_owners_get_the_share_panel(alice: User, bob: User) -> None:
+    private = doc(alice, "Private")
+    Membership.objects.create(document=private, user=bob, role="viewer")
+    for user, role in ((alice, "owner"), (bob, "viewer")):
+        html = signed_in(user).get(f"/documents/{private.pk}/").content.decode()
+        config = config_of(html)
+        assert (config["role"], config["publicRole"]) == (role, "none")
+        assert config["apiUrl"] == f"/api/documents/{private.pk}/"
+        assert "Share the link" not in html, "nothing says to share a private document's link"
+        assert 'id="share-panel" hidden' in html and 'id="access-note"' in html  # share.js shows it to owners
+    public = doc(alice, "Public", public_role="editor")
+    assert config_of(Client().get(f"/documents/{public.pk}/").content.decode())["publicRole"] == "editor"

@@ -1,8 +1,10 @@
 // @ts-check
 /**
  * The demo editor page: a textarea bound to a `CollabClient`, everyone
- * present, remote carets and selections drawn over the text, a connection
- * badge, read-only mode for viewers and messages for errors.
+ * present (ourselves too while disconnected, marked offline), remote carets
+ * and selections drawn over the text, a connection badge, read-only mode for
+ * viewers, messages for errors, and who can open the document (share.js:
+ * owners manage it there).
  *
  * The page passes `#collab-config` (`{documentId, wsPath, role, title, ...}`).
  * The reusable parts are in textarea.js (`bindTextarea`, `drawCursors`).
@@ -10,11 +12,20 @@
  */
 
 import { CollabClient } from "./client.js";
-import { ErrorCode } from "./codes.js";
+import { CloseCode, ErrorCode } from "./codes.js";
+import { Sharing } from "./share.js";
 import { cpLength } from "./text.js";
 import { bindTextarea, drawCursors } from "./textarea.js";
 
 /** @typedef {import("./session.js").PresenceEntry} PresenceEntry */
+
+/** Close codes after which this page no longer shows the document to us, and what the role pill says. */
+const NO_ACCESS = new Map([
+  [CloseCode.ACCESS_REVOKED, "no access"],
+  [CloseCode.UNAUTHORIZED, "no access"],
+  [CloseCode.NOT_FOUND, "no access"],
+  [CloseCode.DOCUMENT_DELETED, "deleted"],
+]);
 
 /**
  * The list of people present.
@@ -46,10 +57,10 @@ export function drawPresence(list, entries, self) {
         you.textContent = "you";
         li.append(you);
       }
-      const role = document.createElement("span");
+      const role = document.createElement("span"); // offline: the role is not known to be current
       role.className = "pill";
-      role.dataset.role = e.role;
-      role.textContent = e.role;
+      role.dataset.role = e.status === "offline" ? "none" : e.role;
+      role.textContent = e.status === "offline" ? "offline" : e.role;
       li.append(role);
       return li;
     }),
@@ -73,6 +84,15 @@ function main() {
   const client = new CollabClient(config.wsPath);
   Object.assign(window, { collab: client }); // for the console and the browser tests
   let closed = false;
+  /** @type {string | null} what the role pill says once the server took the document away */
+  let gone = null;
+  /** @type {PresenceEntry | null} our own entry, last seen while connected */
+  let me = null;
+  const sharing = new Sharing($("sharing"), {
+    documentUrl: config.apiUrl,
+    role: config.role,
+    publicRole: config.publicRole,
+  });
 
   const render = () => drawCursors(overlay, client.text, client.cursors);
   const layout = () => {
@@ -88,11 +108,13 @@ function main() {
     redoButton.disabled = closed || !client.canRedo;
     $("readonly").hidden = client.version < 0 || client.canEdit;
     const role = $("role");
-    role.textContent = client.role;
-    role.dataset.role = client.role;
+    role.textContent = gone || client.role;
+    role.dataset.role = gone ? "none" : client.role;
     const n = cpLength(client.text);
     $("stats").textContent = client.version < 0 ? "" : `${n} character${n === 1 ? "" : "s"} · v${client.version}`;
-    saved.textContent = client.version < 0 ? "" : client.pending ? (client.state === "connected" ? "Saving…" : "Unsaved changes") : "All changes saved";
+    if (client.version < 0) saved.textContent = "";
+    else if (client.pending) saved.textContent = client.state === "connected" ? "Saving…" : "Unsaved changes";
+    else saved.textContent = closed ? "" : "All changes saved"; // closed: nothing more is saved
   };
   /**
    * @param {string} text
@@ -133,6 +155,7 @@ function main() {
   client.on("hello", ({ document: doc, first }) => {
     $("title").textContent = doc.title;
     document.title = `${doc.title} · collab`;
+    if (!first || client.role !== config.role) sharing.setRole(client.role); // it may have changed meanwhile
     if (!first && message.dataset.code !== "changes_discarded") say("");
     refreshControls();
     render();
@@ -148,10 +171,15 @@ function main() {
   });
   client.on("cursors", render);
   client.on("presence", ({ entries }) => {
-    drawPresence($("presence"), entries, client.sessionId);
-    $("presence-count").textContent = String(entries.length);
+    const self = entries.find((/** @type {PresenceEntry} */ e) => e.session === client.sessionId);
+    if (self) me = self;
+    // Disconnected, the server's list is gone: we are still here, offline.
+    const shown = self || !me ? entries : [...entries, { ...me, status: "offline" }];
+    drawPresence($("presence"), shown, me && me.session);
+    $("presence-count").textContent = String(shown.length);
   });
   client.on("role", ({ role }) => {
+    sharing.setRole(role);
     refreshControls();
     say(role === "viewer" ? "You can now only view this document." : `Your role is now ${role}.`, "role", "info");
   });
@@ -164,6 +192,8 @@ function main() {
   client.on("closed", ({ reconnect, message: text, code }) => {
     if (!reconnect) {
       closed = true;
+      gone = NO_ACCESS.get(code) || null;
+      if (gone) sharing.setRole("none", text);
       say(text, String(code));
       refreshControls();
     }

@@ -6,6 +6,7 @@
  */
 
 import { PresenceRoom } from "./presence.js";
+import { api } from "./rest.js";
 
 /** @typedef {import("./session.js").PresenceEntry} PresenceEntry */
 
@@ -37,12 +38,6 @@ function drawFaces(list, entries) {
   list.setAttribute("aria-label", entries.length ? `Here now: ${[...people.values()].map((s) => s[0].user.name).join(", ")}` : "Nobody here");
 }
 
-/** @param {string} name */
-function cookie(name) {
-  const match = document.cookie.split("; ").find((c) => c.startsWith(`${name}=`));
-  return match ? decodeURIComponent(match.slice(name.length + 1)) : "";
-}
-
 function main() {
   const config = JSON.parse((document.getElementById("collab-config") || {}).textContent || "{}");
   const room = new PresenceRoom();
@@ -58,25 +53,19 @@ function main() {
     event.preventDefault();
     error.hidden = true;
     const data = new FormData(form);
-    const token = String(data.get("csrfmiddlewaretoken") || cookie("csrftoken"));
     const button = /** @type {HTMLButtonElement} */ (form.querySelector("button"));
     button.disabled = true;
     try {
-      const response = await fetch(config.apiUrl, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRFToken": token, Accept: "application/json" },
-        body: JSON.stringify({
+      const body = await api(
+        "POST",
+        config.apiUrl,
+        {
           title: String(data.get("title") || "").trim(),
           public_role: data.get("public_role"),
           kind: data.get("kind") || "text",
-        }),
-      });
-      const body = await response.json().catch(() => ({}));
-      if (response.status !== 201) {
-        const detail = body.detail || Object.entries(body).map(([k, v]) => `${k}: ${[].concat(v).join(" ")}`).join("; ");
-        throw new Error(detail || `The server answered ${response.status}.`);
-      }
+        },
+        String(data.get("csrfmiddlewaretoken") || ""),
+      );
       window.location.assign(config.editorUrl.replace("00000000-0000-0000-0000-000000000000", body.id));
     } catch (err) {
       error.textContent = err instanceof Error ? err.message : String(err);
