@@ -42,7 +42,14 @@ from collab.protocol import (
     ref_of,
 )
 from collab.realtime import runtime
-from collab.realtime.events import AccessChanged, DocumentDeleted, Event, PresenceChanged, SessionClosed
+from collab.realtime.events import (
+    AccessChanged,
+    DocumentDeleted,
+    Event,
+    PresenceChanged,
+    Resync,
+    SessionClosed,
+)
 from collab.realtime.frames import (
     cursor_frame,
     hello_frame,
@@ -358,6 +365,8 @@ class DocumentConsumer(BaseConsumer):
         match event:
             case OpsCommitted():
                 self.outbox.deliver(event)
+            case Resync(version=version):  # the layer may have lost events: catch up from the database
+                self.outbox.owe(version)
             case PresenceChanged(exclude=exclude) if exclude != self.session:
                 self.send_frame(presence_frame(event))
             case CursorMoved(session=session) if session != self.session:

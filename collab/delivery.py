@@ -141,6 +141,14 @@ class Outbox:
         # else: not kept on purpose; ``owed`` remembers it and the pump reads it back
         self._wake()
 
+    def owe(self, version: int) -> None:
+        """The document is at ``version`` (read from the database): send whatever is missing up to it
+        (after a channel-layer failure, when events may never come)."""
+        if self.closed or version <= self.owed:
+            return
+        self.owed = version
+        self._wake()
+
     def request_sync(self, since: int) -> None:
         self._queue().append(SyncRequest(since))
         self._wake()

@@ -242,6 +242,10 @@ COLLAB = {
     # presence: lease length and heartbeat (seconds)
     "PRESENCE_TTL": env_int("COLLAB_PRESENCE_TTL", 30),
     "PRESENCE_HEARTBEAT": env_int("COLLAB_PRESENCE_HEARTBEAT", 10),
+    # with REDIS_URL: seconds between the Redis health checks of each process (outage and
+    # restart detection, collab.realtime.recovery), and how long /readyz waits for each service
+    "HEALTH_INTERVAL": float(os.environ.get("COLLAB_HEALTH_INTERVAL", "1")),
+    "READY_TIMEOUT": float(os.environ.get("COLLAB_READY_TIMEOUT", "2")),
 }
 
 # Credentials never reach a log: the filter redacts token=, ticket=, session cookies and

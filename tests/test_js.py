@@ -8,24 +8,20 @@ reason, except under ``CI=true``, where they fail.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 
 import pytest
 
 from tests.support.live import ROOT
-from tests.support.services import IN_CI
+from tests.support.services import program_or_skip
 
 TESTS = ROOT / "tests" / "js"
 
 
 def test_node_test_suite_passes() -> None:
-    node = shutil.which("node")
-    if node is None:
-        reason = "node is not installed: the JavaScript client's tests (tests/js/) cannot run"
-        if IN_CI:
-            pytest.fail(f"{reason}; under CI=true they must run, not skip")
-        pytest.skip(reason)
+    node = program_or_skip(
+        "node", "node is not installed: the JavaScript client's tests (tests/js/) cannot run"
+    )
     version = subprocess.run([node, "--version"], capture_output=True, text=True, check=False).stdout.strip()
     major = int(version.lstrip("v").split(".")[0] or 0)
     if major < 20:

@@ -85,8 +85,35 @@ def test_leases_expire_and_renewal_keeps_them(backend: Any) -> None:
     assert reg.sweep(DOC) == ["s2"]
     assert reg.sweep(DOC) == []
     assert reg.update(DOC, "s2", {"status": "idle"}) is None
-    reg.renew(DOC, ["s2"])  # renewing a swept session does not bring it back
+    reg.leave(DOC, "s2")
+    assert reg.renew(DOC, ["s2"]) == []  # renewing a session that left does not bring it back
     assert [e["session"] for e in reg.entries(DOC)] == ["s1"]
+
+
+def test_renew_recreates_the_entries_the_store_lost(backend: Any) -> None:
+    """A lease swept while this process could not renew it, or a store that restarted empty:
+    the process's live connections come back, with their latest state, and are returned."""
+    reg, clock, twin = backend
+    other = twin()  # another process sharing the store (the same registry for process memory)
+    shared = other is not reg
+    reg.join(DOC, entry("s1"))
+    reg.join(DOC, entry("s2"))
+    if shared:
+        other.join(DOC, entry("s3"))
+    reg.update(DOC, "s2", {"status": "idle"})
+    clock.now += 31  # nobody renewed: every lease ran out, a sweeper removed them all
+    assert sorted(other.sweep(DOC)) == ["s1", "s2", "s3"][: 3 if shared else 2]
+    assert reg.entries(DOC) == []
+    back = reg.renew(DOC, ["s1", "s2", "s3"])
+    assert sorted(e["session"] for e in back) == ["s1", "s2"]  # s3 is the other's to bring back
+    assert next(e for e in back if e["session"] == "s2")["status"] == "idle"
+    assert [e["session"] for e in reg.entries(DOC)] == ["s1", "s2"]
+    if shared:
+        assert [e["session"] for e in other.renew(DOC, ["s3"])] == ["s3"]
+    assert reg.renew(DOC, ["s1", "s2"]) == []  # present now: only extended
+    assert [e["session"] for e in other.entries(DOC)] == ["s1", "s2", "s3"][: 3 if shared else 2]
+    clock.now += 20
+    assert reg.sweep(DOC) == []  # the re-created leases are fresh
 
 
 def test_a_lease_is_announced_by_exactly_one_sweeper(backend: Any) -> None:

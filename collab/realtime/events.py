@@ -29,9 +29,11 @@ from typing import Any, TypeVar
 __all__ = [
     "PROCESS_ID",
     "AccessChanged",
+    "CredentialsRevoked",
     "DocumentDeleted",
     "Event",
     "PresenceChanged",
+    "Resync",
     "SessionClosed",
     "event_type",
     "from_message",
@@ -161,3 +163,30 @@ class SessionClosed(Event):
     document_id: str
     session: str
     reason: str = "An administrator closed this session."
+
+
+@event_type
+@dataclass(frozen=True, slots=True)
+class Resync(Event):
+    """This process may have missed events of the room (the channel layer failed or lost its
+    groups): members bring their connections up to ``version``, read from the database.
+    Made by ``collab.realtime.recovery`` and delivered only to this process's members."""
+
+    document_id: str
+    version: int
+
+
+@event_type
+@dataclass(frozen=True, slots=True)
+class CredentialsRevoked(Event):
+    """Published to a user's room (``collab.realtime.credentials.user_room``): credentials of
+    ``user_id`` ended, and the connections they authenticated close with 4401.
+
+    ``what``: ``"session"`` (a logout: ``digest`` names the session), ``"token"`` (a deleted
+    token: ``digest`` names it), ``"password"`` (sessions whose stored auth hash no longer
+    matches), ``"user"`` (deactivated or deleted: every connection). A digest is a salted HMAC
+    of the key, never the key itself."""
+
+    user_id: int
+    what: str
+    digest: str = ""

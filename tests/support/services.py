@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 from urllib.parse import urlparse
 
@@ -22,11 +23,23 @@ def answers(url: str, default_port: int) -> bool:
         return False
 
 
-def _missing(what: str, url: str) -> None:
-    reason = f"{what} does not answer at {url} (start it, or set TEST_{what.upper()}_URL)"
+def skip_unless_ci(reason: str) -> None:
+    """Skip with ``reason``, or fail under CI=true, where every test must run."""
     if IN_CI:
         pytest.fail(f"{reason}; under CI=true this test must run, not skip")
     pytest.skip(reason)
+
+
+def _missing(what: str, url: str) -> None:
+    skip_unless_ci(f"{what} does not answer at {url} (start it, or set TEST_{what.upper()}_URL)")
+
+
+def program_or_skip(name: str, reason: str) -> str:
+    """The path of the program ``name``; skips (fails under CI) with ``reason`` when it is not installed."""
+    path = shutil.which(name)
+    if path is None:
+        skip_unless_ci(reason)
+    return str(path)
 
 
 def redis_url_or_skip() -> str:
