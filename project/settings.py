@@ -217,6 +217,8 @@ COLLAB = {
     "YJS_COMPACT_BYTES": env_int("COLLAB_YJS_COMPACT_BYTES", 1024 * 1024),
     # yjs documents: a live document is unloaded this many seconds after its last connection left
     "YJS_UNLOAD_GRACE": float(os.environ.get("COLLAB_YJS_UNLOAD_GRACE", "10")),
+    # yjs documents: a live document checks the database for updates it missed this often (seconds)
+    "YJS_RESYNC_INTERVAL": float(os.environ.get("COLLAB_YJS_RESYNC_INTERVAL", "5")),
     # token bucket per connection: sustained rate and burst (messages)
     "RATE_PER_SECOND": env_int("COLLAB_RATE_PER_SECOND", 500),
     "RATE_BURST": env_int("COLLAB_RATE_BURST", 2000),

@@ -461,3 +461,24 @@ async def test_two_versions_of_the_auth_message(alice: User) -> None:
     await new.start(version="4.1.0")
     await old.until(lambda: old.scope == new.scope == "read-write" and old.synced and new.synced)
     await mux.link.close()
+
+
+async def test_a_failed_store_drops_the_room_and_closes_1011(
+    alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc_id = await make_doc(alice, "kept")
+    client = await ywebsocket(doc_id, alice)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("database down")
+
+    monkeypatch.setattr(yjs_room, "_append", database_sync_to_async(broken))
+    client.type(4, " lost")
+    await client.flush()
+    await client.pump(0.5)
+    assert client.closed == 1011
+    assert yjs_room.loaded(doc_id) is None  # the next connection loads what the database has
+    monkeypatch.setattr(yjs_room, "_append", database_sync_to_async(storage.append))
+    again = await ywebsocket(doc_id, alice)
+    assert again.content() == "kept"
+    await again.close()

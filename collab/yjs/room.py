@@ -50,6 +50,7 @@ _since = database_sync_to_async(storage.since)
 _append = database_sync_to_async(storage.append)
 _compact = database_sync_to_async(storage.compact)
 _bytes_since = database_sync_to_async(storage.bytes_since_snapshot)
+_version = database_sync_to_async(storage.current_version)
 
 
 class Outcome(enum.Enum):
@@ -94,6 +95,7 @@ class Room:
         self._catch_up_task: asyncio.Task[None] | None = None
         self._compacting = False
         self._unload: asyncio.TimerHandle | None = None
+        self._watch: asyncio.Task[None] | None = None
         self._captured: list[bytes] | None = None
         self._subscription = self.doc.observe(self._on_doc_update)
 
@@ -103,6 +105,21 @@ class Room:
         self._apply_parts(parts, relay=False)
         self.size = parts.size
         self.bytes_since_snapshot = await _bytes_since(self.document_id)
+        self._watch = background(self._watch_database())
+
+    async def _watch_database(self) -> None:
+        """Every ``YJS_RESYNC_INTERVAL`` seconds, catch up with what other processes stored that
+        this one did not hear of (the channel layer may drop a message; the database never does)."""
+        interval = float(settings.COLLAB["YJS_RESYNC_INTERVAL"])
+        while not self.broken:
+            await asyncio.sleep(interval)
+            try:
+                current = await _version(self.document_id)
+            except Exception:
+                log.exception("reading the version of %s failed", self.document_id)
+                continue
+            if current is not None and current > self.version and self._catch_up_task is None:
+                self._catch_up_task = background(self._catch_up())
 
     def _on_doc_update(self, event: Any) -> None:
         if self._captured is not None:
@@ -343,6 +360,8 @@ class Room:
         _forget(self)
 
     def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
         with contextlib.suppress(Exception):
             self.doc.unobserve(self._subscription)
 

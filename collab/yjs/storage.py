@@ -188,6 +188,10 @@ def append(document_id: Any, updates: Sequence[Incoming], *, known: int | None =
     return Appended(base + 1, last, missed, last - snap_version, now)
 
 
+def current_version(document_id: Any) -> int | None:
+    return Document.objects.filter(pk=document_id).values_list("version", flat=True).first()
+
+
 def bytes_since_snapshot(document_id: Any) -> int:
     snap_version = (
         YjsSnapshot.objects.filter(document_id=document_id)
