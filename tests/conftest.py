@@ -8,22 +8,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
-from django.db import transaction
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from collab import presence
-from collab.editing import CommittedOp, ops_committed
 from collab.realtime import hub
 from collab.text import committer
 from collab.yjs import room as yjs_rooms
 from tests.support.live import LiveServer
+from tests.support.publications import Publication, recording
 from tests.support.services import postgres_url_or_skip, redis_url_or_skip
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -40,34 +38,11 @@ def _fresh_process_state() -> Iterator[None]:
     presence.registry().clear()
 
 
-@dataclass(frozen=True)
-class Publication:
-    """One ``editing.ops_committed`` as a receiver saw it."""
-
-    document_id: str
-    ops: list[CommittedOp]
-    in_transaction: bool  # was a transaction still open when it was sent
-
-    @property
-    def versions(self) -> list[int]:
-        return [op.version for op in self.ops]
-
-
 @pytest.fixture
 def published() -> Iterator[list[Publication]]:
-    """Every ``ops_committed`` sent during the test, recorded beside the real receiver (the hub's).
-
-    ``ops_committed`` is sent from ``transaction.on_commit``: tests that expect it
-    need ``django_db(transaction=True)`` (a plain ``django_db`` test never commits).
-    """
-    seen: list[Publication] = []
-
-    def record(sender: Any, document_id: str, ops: list[CommittedOp], **kwargs: Any) -> None:
-        seen.append(Publication(document_id, list(ops), transaction.get_connection().in_atomic_block))
-
-    ops_committed.connect(record, weak=False)
-    yield seen
-    ops_committed.disconnect(record)
+    """Every ``ops_committed`` sent during the test (needs ``django_db(transaction=True)``)."""
+    with recording() as seen:
+        yield seen
 
 
 def make_user(username: str, **extra: Any) -> User:

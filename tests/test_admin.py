@@ -24,7 +24,7 @@ from collab import editing, presence
 from collab.editing import EditRequest
 from collab.models import Document, Membership, Operation, Snapshot
 from collab.realtime.events import Event, SessionClosed
-from tests.conftest import Publication
+from tests.support.publications import Publication
 
 pytestmark = pytest.mark.django_db
 

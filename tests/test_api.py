@@ -30,7 +30,8 @@ from collab import editing, presence
 from collab.editing import CommittedOp, EditRequest
 from collab.models import Document, Membership, Operation
 from collab.ot import apply
-from tests.conftest import Publication, client_for
+from tests.conftest import client_for
+from tests.support.publications import Publication
 
 pytestmark = pytest.mark.django_db
 

@@ -28,7 +28,8 @@ from collab.editing import CommittedOp, EditRequest
 from collab.exceptions import CollabError, DocumentTooLarge, InvalidOp, NotFound, VersionAhead
 from collab.models import Document, Operation, Snapshot
 from collab.ot import apply
-from tests.conftest import IN_CI, Publication
+from tests.conftest import IN_CI
+from tests.support.publications import Publication
 
 
 def new_doc(owner: User, content: str = "") -> Document:
