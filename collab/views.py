@@ -65,6 +65,11 @@ def document_list(request: HttpRequest) -> HttpResponse:
     return render(request, "collab/document_list.html", {"rows": rows, "config": config})
 
 
+def _access_config(document: Document) -> dict[str, str]:
+    """What the sharing sidebar (share.js) needs: the document's REST URL and public role."""
+    return {"apiUrl": reverse("document-detail", args=[document.pk]), "publicRole": document.public_role}
+
+
 def editor(request: HttpRequest, document_id: Any) -> HttpResponse:
     """The demo editor at a stable URL per document."""
     try:
@@ -80,8 +85,7 @@ def editor(request: HttpRequest, document_id: Any) -> HttpResponse:
         "title": document.title,
         "role": role,
         "wsPath": f"/ws/documents/{document.pk}/",
-        "apiUrl": reverse("document-detail", args=[document.pk]),
-        "publicRole": document.public_role,
+        **_access_config(document),
         "listUrl": reverse("collab:document-list"),
         "signedIn": request.user.is_authenticated,
     }
@@ -96,6 +100,7 @@ def yjs_editor(request: HttpRequest, document: Document, role: str) -> HttpRespo
         "title": document.title,
         "role": role,
         "user": user_info(request.user, secrets.token_hex(4)),  # awareness: name and caret colour
+        **_access_config(document),
         "listUrl": reverse("collab:document-list"),
         "signedIn": request.user.is_authenticated,
     }

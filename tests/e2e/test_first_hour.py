@@ -261,6 +261,31 @@ def test_owners_share_from_the_page_and_everyone_present_sees_it_live(
     no_page_errors(alice, bob, carol)
 
 
+def test_the_rich_text_page_shares_too(live: LiveServer, contexts: Callable[..., BrowserContext]) -> None:
+    token = live.tokens["alice"]  # type: ignore[attr-defined]
+    status, doc = live.request(
+        "POST",
+        "/api/documents/",
+        token=token,
+        json_body={"title": "Rich", "kind": "yjs", "public_role": "none"},
+    )
+    assert status == 201, doc
+    alice = sign_in(contexts(), live, "alice")
+    alice.goto(f"{live.http_url}/documents/{doc['id']}/")
+    expect(alice.locator("#access-note")).to_have_text("Private: only the people added to it can open it.")
+    alice.fill("#member-username", "bob")
+    alice.select_option("#member-role", "viewer")
+    alice.click("#add-member button")
+    expect(alice.locator("#members > li[data-username='bob']")).to_have_attribute("data-role", "viewer")
+    bob = sign_in(contexts(), live, "bob")
+    bob.goto(f"{live.http_url}/documents/{doc['id']}/")
+    expect(bob.locator("#access-note")).to_have_text("Private: only the people added to it can open it.")
+    expect(bob.locator("#share-panel")).to_be_hidden()
+    alice.select_option("#public-role", "viewer")
+    expect(alice.locator("#access-note")).to_contain_text("Anyone with the link can view it:")
+    no_page_errors(alice, bob)
+
+
 def test_a_deleted_document_no_longer_says_all_changes_saved(
     live: LiveServer, contexts: Callable[..., BrowserContext]
 ) -> None:

@@ -167,3 +167,15 @@ def test_the_editor_says_who_can_open_it_and_owners_get_the_share_panel(alice: U
         assert 'id="share-panel" hidden' in html and 'id="access-note"' in html  # share.js shows it to owners
     public = doc(alice, "Public", public_role="editor")
     assert config_of(Client().get(f"/documents/{public.pk}/").content.decode())["publicRole"] == "editor"
+
+
+def test_the_rich_text_page_has_the_same_access_sidebar(alice: User, bob: User) -> None:
+    rich = yjs_documents.create(owner=alice, title="Rich", public_role="none")
+    Membership.objects.create(document=rich, user=bob, role="viewer")
+    for user in (alice, bob):
+        html = signed_in(user).get(f"/documents/{rich.pk}/").content.decode()
+        config = config_of(html)
+        assert (config["apiUrl"], config["publicRole"]) == (f"/api/documents/{rich.pk}/", "none")
+        assert "Share the link" not in html
+        assert 'id="sharing" class="sharing" aria-labelledby="sharing-title" data-mount' in html
+        assert "collab/share.js" in html  # mounts itself there

@@ -12,6 +12,9 @@
  * owners, its members. A change of the public role that leaves someone's role
  * as it was sends them nothing: their sentence is re-read when the page is
  * shown again.
+ *
+ * A page that does not drive it (the rich-text page) marks the section
+ * `data-mount`: it is then mounted from `#collab-config` on import.
  * @module
  */
 
@@ -198,4 +201,10 @@ export class Sharing {
     li.append(select, remove);
     return li;
   }
+}
+
+const mounted = /** @type {HTMLElement | null} */ (document.querySelector("#sharing[data-mount]"));
+if (mounted) {
+  const config = JSON.parse((document.getElementById("collab-config") || {}).textContent || "{}");
+  new Sharing(mounted, { documentUrl: config.apiUrl, role: config.role, publicRole: config.publicRole });
 }
