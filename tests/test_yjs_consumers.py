@@ -482,3 +482,19 @@ async def test_a_failed_store_drops_the_room_and_closes_1011(
     again = await ywebsocket(doc_id, alice)
     assert again.content() == "kept"
     await again.close()
+
+
+async def test_hocuspocus_without_an_auth_message_opens_as_the_socket_user(alice: User) -> None:
+    """2.x providers without a token send no auth message: after a moment, the socket's user is used."""
+    doc_id = await make_doc(alice, "public", public_role="editor")
+    mux = await hocus()
+    client = mux.add(doc_id)
+    client.unsynced = 1
+    await client.send(codec.sync_step1(bytes(client.doc.get_state())))
+    await client.until(lambda: client.scope == "read-write" and client.synced and client.unsynced == 0)
+    assert client.content() == "public"
+    private = await make_doc(alice, "private")
+    other = mux.add(private)
+    await other.send(codec.sync_step1(bytes(other.doc.get_state())))
+    await other.until(lambda: other.denied == "unauthorized")
+    await mux.link.close()

@@ -135,3 +135,15 @@ def test_stock_providers_see_denials_and_wrong_kind(server: LiveServer) -> None:
         assert h.wait_event("authenticationFailed", doc=text_doc["id"])["reason"] == "wrong_kind"
     with ywebsocket(server, private, tokens["bob"]) as y:
         y.wait_event("connection-close", code=4404)
+
+
+@pytest.mark.parametrize("version", ["2", "3", "4"])
+def test_stock_hocuspocus_without_a_token_is_anonymous(server: LiveServer, version: str) -> None:
+    """2.x sends no auth message without a token, 3.x and 4.x send an empty one: both are anonymous here."""
+    doc_id = make_doc(server, "open", public_role="editor")
+    with hocuspocus(server, [doc_id], None, version=version) as h:
+        h.call("wait_synced")
+        h.call("insert", index=4, text=" 😀")
+        if version != "2":
+            h.call("wait_saved")
+        h.wait_for(lambda: rest_text(server, doc_id) == "open 😀", what="the anonymous edit stored")

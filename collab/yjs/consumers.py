@@ -58,6 +58,9 @@ WRONG_KIND, PROTOCOL_ABUSE, RATE_LIMITED = (
 CLOSED_BY_ADMIN, SERVER_ERROR = CloseCode.CLOSED_BY_ADMIN, CloseCode.SERVER_ERROR
 MAX_PENDING_DOCUMENTS = 64  # Hocuspocus: documents waiting for their auth answer, per socket
 MAX_HELD = 1000  # messages held per document until its auth is answered
+# 2.x providers send no auth message when they have no token; their messages are held this
+# long (seconds) for an auth message, then the document is opened with the socket's own user
+IMPLICIT_AUTH_AFTER = 1.0
 
 
 def _resolve(user: Any, document_id: str) -> tuple[Any, str]:
@@ -387,12 +390,21 @@ class HocuspocusConsumer(BinarySocket):
                 await self.shut(PROTOCOL_ABUSE)
                 return
             held = self.pending[name] = []
+            if auth is None:  # a 2.x provider without a token sends no auth message at all
+                asyncio.get_running_loop().call_later(IMPLICIT_AUTH_AFTER, self._implicit_auth, name)
         if auth is None or name in self.authenticating:
             if len(held) < MAX_HELD:  # held until the auth message comes and is answered
                 held.append(bytes_data)
             return
         self.authenticating.add(name)
         asyncio.get_running_loop().create_task(self.authenticate(name, auth))
+
+    def _implicit_auth(self, name: str) -> None:
+        """No auth message came: authenticate as the socket's own user (session cookie, or anonymous)."""
+        if self.closing or name not in self.pending or name in self.authenticating or name in self.peers:
+            return
+        self.authenticating.add(name)
+        asyncio.get_running_loop().create_task(self.authenticate(name, codec.AuthMessage("", None)))
 
     async def authenticate(self, name: str, auth: codec.AuthMessage) -> None:
         try:

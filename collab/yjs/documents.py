@@ -12,6 +12,7 @@ others') apply it and relay it to their clients::
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from typing import Any
 
@@ -68,22 +69,25 @@ def create(*, owner: Any, title: str, content: str = "", public_role: str = "non
     return document
 
 
-_texts: OrderedDict[tuple[str, int], str] = OrderedDict()
+_texts: OrderedDict[tuple[str, int], str] = OrderedDict()  # (id, version) -> text, most recent last
+_texts_lock = threading.Lock()
 _TEXTS_MAX = 256
 
 
 def text(document: Document) -> str:
     """The text of the root Y.Text ``content`` at the document's current version."""
     key = (str(document.pk), document.version)
-    found = _texts.get(key)
-    if found is not None:
-        _texts.move_to_end(key)
-        return found
+    with _texts_lock:
+        found = _texts.get(key)
+        if found is not None:
+            _texts.move_to_end(key)
+            return found
     parts = storage.load(document.pk)
     value = storage.text_of(parts)
-    _texts[(str(document.pk), parts.version)] = value
-    while len(_texts) > _TEXTS_MAX:
-        _texts.popitem(last=False)
+    with _texts_lock:
+        _texts[(str(document.pk), parts.version)] = value
+        while len(_texts) > _TEXTS_MAX:
+            _texts.popitem(last=False)
     return value
 
 
