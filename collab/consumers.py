@@ -41,7 +41,7 @@ from collab.protocol import (
     parse_presence_room,
     ref_of,
 )
-from collab.realtime import runtime
+from collab.realtime import credentials, runtime
 from collab.realtime.events import (
     AccessChanged,
     DocumentDeleted,
@@ -245,6 +245,7 @@ class DocumentConsumer(BaseConsumer):
             sink=self.sink, send=self._send_text, close=self.close_with,
         )  # fmt: skip
         runtime.ensure_started()
+        await credentials.watch(self)  # closed with 4401 when its credentials end
         if doc_uuid is not None:
             await hub().join(self.document_id, self)
             self.joined = True
@@ -327,6 +328,7 @@ class DocumentConsumer(BaseConsumer):
 
     async def cleanup(self) -> None:
         """Leave the room and presence at once (idempotent): on disconnect, or when we close."""
+        await credentials.unwatch(self)
         if not getattr(self, "joined", False):
             return
         self.joined = False
@@ -413,9 +415,11 @@ class PresenceConsumer(BaseConsumer):
         self.watching: set[str] = set()
         runtime.ensure_started()
         await self.accept()
+        await credentials.watch(self)
 
     async def disconnect(self, code: int) -> None:
         self.closing = True
+        await credentials.unwatch(self)
         for document_id in list(getattr(self, "watching", ())):
             await hub().leave(document_id, self)
 

@@ -44,16 +44,20 @@ def token_from_scope(scope: dict[str, Any]) -> str | None:
     return credentials_from_scope(scope)[1]
 
 
-async def user_for_ticket(ticket: str) -> Any:
-    user_id = await tickets.consume(ticket)
-    return AnonymousUser() if user_id is None else await user_by_id(user_id)
+async def user_for_ticket(ticket: str) -> tuple[Any, str]:
+    """The ticket's user (AnonymousUser for a bad one) and the credential it was bought with."""
+    redeemed = await tickets.redeem(ticket)
+    if redeemed is None:
+        return AnonymousUser(), ""
+    return await user_by_id(redeemed[0]), redeemed[1]
 
 
 class TokenAuthMiddleware(BaseMiddleware):
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         ticket, key = credentials_from_scope(scope)
         if ticket is not None:
-            scope = {**scope, "user": await user_for_ticket(ticket), "auth": "ticket"}
+            user, origin = await user_for_ticket(ticket)
+            scope = {**scope, "user": user, "auth": "ticket", "ticket_origin": origin}
         elif key is not None:
             scope = {**scope, "user": await user_for_token(key), "auth": "token"}
         # not super().__call__: that copies the scope again, and every copy lives

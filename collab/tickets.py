@@ -4,8 +4,9 @@ A signed-in user (session or token) asks ``POST /api/ws-ticket/`` for one and
 connects with ``?ticket=`` instead of ``?token=``, so a long-lived key never
 rides in a URL (proxies and servers log URLs)::
 
-    ticket = issue(user)             # valid TICKET_SECONDS, once
+    ticket = issue(user, origin)     # valid TICKET_SECONDS, once
     user_id = await consume(ticket)  # the user's id, or None: unknown, expired or used
+    user_id, origin = await redeem(ticket)  # the same, with the credential it was bought with
 
 Tickets live in the Django cache (Redis when ``REDIS_URL`` is set, so a
 ticket issued by one process is good on every other, and only once: the
@@ -30,21 +31,31 @@ def _key(ticket: str) -> str:
     return "collab:ws-ticket:" + hashlib.sha256(ticket.encode()).hexdigest()
 
 
-def issue(user: Any) -> str:
+def issue(user: Any, origin: str = "") -> str:
+    """A ticket for ``user``; ``origin`` names the credential it was bought with (a digest from
+    ``collab.realtime.credentials.origin_of``), so revoking that credential closes its sockets."""
     ticket = secrets.token_urlsafe(32)
-    cache.set(_key(ticket), user.pk, TICKET_SECONDS)
+    cache.set(_key(ticket), [user.pk, origin], TICKET_SECONDS)
     return ticket
 
 
-def consume_sync(ticket: str) -> Any | None:
+def redeem_sync(ticket: str) -> tuple[Any, str] | None:
+    """The ticket's user id and origin, or None: unknown, expired or used."""
     if not ticket or len(ticket) > _MAX_LENGTH:
         return None
     key = _key(ticket)
-    user_id = cache.get(key)
+    value = cache.get(key)
     # get then delete: whoever deletes it is the one who used it (atomic in Redis and locmem)
-    if user_id is None or not cache.delete(key):
+    if value is None or not cache.delete(key):
         return None
-    return user_id
+    user_id, origin = value
+    return user_id, str(origin)
+
+
+def consume_sync(ticket: str) -> Any | None:
+    redeemed = redeem_sync(ticket)
+    return None if redeemed is None else redeemed[0]
 
 
 consume = sync_to_async(consume_sync, thread_sensitive=False)
+redeem = sync_to_async(redeem_sync, thread_sensitive=False)

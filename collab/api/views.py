@@ -27,6 +27,7 @@ from collab import access, editing, presence, tickets
 from collab.api import serializers as s
 from collab.exceptions import NotFound as CollabNotFound
 from collab.models import Document, Kind, Membership
+from collab.realtime import credentials
 from collab.text.cursors import entries_at, has_stale_cursors
 from collab.yjs import documents as yjs_documents
 
@@ -312,5 +313,5 @@ class WsTicketView(APIView):
 
     @extend_schema(request=None, responses=s.WsTicketSerializer)
     def post(self, request: Request) -> Response:
-        ticket = tickets.issue(request.user)
+        ticket = tickets.issue(request.user, origin=credentials.origin_of(request))
         return Response({"ticket": ticket, "expires_in": tickets.TICKET_SECONDS})
