@@ -197,3 +197,22 @@ async def test_events_carry_digests_never_keys(alice: User, monkeypatch: Any) ->
     assert room == f"user.{alice.pk}" and isinstance(event, CredentialsRevoked)
     assert event.what == "token" and event.digest == credentials.digest(key)
     assert key not in repr(event)
+
+
+async def test_yjs_sockets_close_too(alice: User) -> None:
+    """y-websocket (binary: no error frame, just the close) and a token deleted."""
+    from collab.yjs import documents
+
+    doc = await database_sync_to_async(documents.create)(owner=alice, title="rich")
+    token = await database_sync_to_async(token_of)(alice)
+    comm = WebsocketCommunicator(application, f"/ws/yjs/{doc.pk}?token={token}")
+    connected, _ = await comm.connect(timeout=5)
+    assert connected
+    first = await comm.receive_output(5)
+    assert first["type"] == "websocket.send" and first.get("bytes"), first  # sync step 1
+    await database_sync_to_async(lambda: Token.objects.filter(user=alice).delete())()
+    while True:
+        out = await comm.receive_output(5)
+        if out["type"] == "websocket.close":
+            assert out["code"] == 4401
+            break

@@ -20,7 +20,7 @@ one bought with a session is closed by any password change (its session key
 is not kept, so it cannot be checked again).
 
 A consumer calls ``await watch(self)`` once authenticated and ``await unwatch(self)``
-when it goes; ``watch`` needs ``scope``, ``session`` and ``close_with(code, error, message)``,
+when it goes; ``watch`` needs ``scope`` and ``close_with(code, error, message)``,
 or an ``on_revoked`` coroutine function that closes the connection its own way.
 """
 
@@ -97,7 +97,7 @@ class Watcher:
     def __init__(self, connection: Any, on_revoked: Callable[[], Awaitable[None]] | None) -> None:
         scope = connection.scope
         self.connection = connection
-        self.session = connection.session
+        self.session = getattr(connection, "session", None) or f"socket-{id(connection):x}"  # for the logs
         self.user_id = int(scope["user"].pk)
         self.room = user_room(self.user_id)
         self.on_revoked = on_revoked

@@ -14,7 +14,7 @@ import contextvars
 import logging
 from typing import TYPE_CHECKING
 
-from collab.realtime.events import Event, PresenceChanged
+from collab.realtime.events import Event, PresenceChanged, Resync
 from collab.realtime.hub import hub
 from collab.yjs.events import YjsAwareness, YjsUpdated
 
@@ -43,6 +43,8 @@ class RoomMember:
                 self.room.remote_updated(first, last, [bytes(u) for u in updates])
             case YjsAwareness(session=session, data=data):
                 self.room.remote_awareness(session, bytes(data))
+            case Resync(version=version):  # the layer may have lost events (collab.realtime.recovery)
+                self.room.behind(version)
             case PresenceChanged(left=left) if left:
                 self.room.sessions_left(list(left))
             case _:

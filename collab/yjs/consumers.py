@@ -31,7 +31,7 @@ from collab.consumers import BaseConsumer, _role_now
 from collab.exceptions import NotFound
 from collab.middleware import user_for_token
 from collab.models import Kind
-from collab.realtime import runtime
+from collab.realtime import credentials, runtime
 from collab.realtime.events import AccessChanged, DocumentDeleted, Event, SessionClosed
 from collab.realtime.hub import hub
 from collab.realtime.presence import join_presence, leave_presence, update_presence
@@ -76,6 +76,7 @@ class BinarySocket(BaseConsumer):
         self._bytes_out: deque[bytes] | None = None
         self._bytes_writer: asyncio.Task[None] | None = None
         self.user = self.scope.get("user") or AnonymousUser()
+        await credentials.watch(self, on_revoked=lambda: self.shut(UNAUTHORIZED))  # its sign-in ended
         await self.open()
 
     async def open(self) -> None:
@@ -131,10 +132,12 @@ class BinarySocket(BaseConsumer):
         try:
             await self.close(code=int(code))
         finally:
+            await credentials.unwatch(self)
             await self.cleanup()
 
     async def disconnect(self, code: int) -> None:
         self.closing = True
+        await credentials.unwatch(self)
         await self.cleanup()
 
     def strike(self) -> None:

@@ -118,8 +118,13 @@ class Room:
             except Exception:
                 log.exception("reading the version of %s failed", self.document_id)
                 continue
-            if current is not None and current > self.version and self._catch_up_task is None:
-                self._catch_up_task = background(self._catch_up())
+            if current is not None:
+                self.behind(current)
+
+    def behind(self, version: int) -> None:
+        """The database holds ``version``: load what this room lacks (a dropped or lost relay)."""
+        if version > self.version and self._catch_up_task is None and not self.broken:
+            self._catch_up_task = background(self._catch_up())
 
     def _on_doc_update(self, event: Any) -> None:
         if self._captured is not None:
