@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import websockets
 
-from tests.support.live import LiveServer
+from tests.support.live import LiveServer, server_pair
 from tests.test_multiprocess import scratch_database  # noqa: F401 - a fixture
 
 pytestmark = [pytest.mark.live, pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
@@ -34,21 +34,12 @@ def pair(
     redis_url: str,
 ) -> Iterator[tuple[LiveServer, LiveServer]]:
     env = {"COLLAB_REDIS_PREFIX": f"t{uuid.uuid4().hex[:8]}"}
-    servers = []
-    for i, name in enumerate("ab"):
-        (tmp_path / name).mkdir()
-        server = LiveServer(
-            tmp_path / name,
-            database_url=scratch_database,
-            redis_url=redis_url,
-            env=env,
-            server=request.param,
-            migrate=i == 0,
-        )
-        servers.append(server.start())
-    yield servers[0], servers[1]
-    for server in servers:
-        server.stop()
+    a, b = server_pair(
+        tmp_path, database_url=scratch_database, redis_url=redis_url, env=env, server=request.param
+    )
+    yield a, b
+    a.stop()
+    b.stop()
 
 
 def new_session(server: LiveServer, username: str) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.live import LiveServer
+from tests.support.live import LiveServer, server_pair
 from tests.support.redis_server import RedisServer
 from tests.support.wsclient import Editor
 from tests.test_multiprocess import scratch_database  # noqa: F401 - a fixture
@@ -55,23 +55,13 @@ def pair(
         "COLLAB_PRESENCE_HEARTBEAT": "1",
         "COLLAB_HEALTH_INTERVAL": "0.5",
     }
-    servers = []
-    for i, name in enumerate("ab"):
-        (tmp_path / name).mkdir()
-        server = LiveServer(
-            tmp_path / name,
-            database_url=scratch_database,
-            redis_url=own_redis.url,
-            env=env,
-            server=request.param,
-            migrate=i == 0,
-        )
-        servers.append(server.start())
-    a, b = servers
+    a, b = server_pair(
+        tmp_path, database_url=scratch_database, redis_url=own_redis.url, env=env, server=request.param
+    )
     a.tokens = a.create_users("alice", "bob", "carol")  # type: ignore[attr-defined]
     yield a, b
-    for server in servers:
-        server.stop()
+    a.stop()
+    b.stop()
 
 
 def presence_sessions(server: LiveServer, token: str, doc_id: str) -> set[str]:

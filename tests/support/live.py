@@ -181,3 +181,22 @@ class LiveServer:
         )  # fmt: skip
         assert status == 201, doc
         return dict(doc)
+
+
+def server_pair(
+    tmp_path: Path, *, database_url: str, redis_url: str, env: dict[str, str], server: str = "daphne"
+) -> tuple[LiveServer, LiveServer]:
+    """Two started servers sharing one database (migrated by the first) and one Redis."""
+    servers = []
+    for i, name in enumerate("ab"):
+        (tmp_path / name).mkdir()
+        live = LiveServer(
+            tmp_path / name,
+            database_url=database_url,
+            redis_url=redis_url,
+            env=env,
+            server=server,
+            migrate=i == 0,
+        )
+        servers.append(live.start())
+    return servers[0], servers[1]
