@@ -162,3 +162,28 @@ async def test_messages_carry_the_room_and_the_event(monkeypatch: pytest.MonkeyP
     (message,) = layer.sent
     assert message["type"] == MESSAGE_TYPE and message["room"] == "d"
     assert message["event"] == to_message(event)
+
+
+async def test_an_outage_is_logged_with_a_traceback_once_not_per_publish(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    layer = SharedLayer()
+    working = layer.group_send
+
+    async def down(group: str, message: dict[str, Any]) -> None:
+        raise ConnectionError("redis is down")
+
+    h = hub_on(layer, monkeypatch)
+    await h.join("d", Member("a"))
+    monkeypatch.setattr(layer, "group_send", down)
+    with caplog.at_level("DEBUG", logger="collab.realtime.hub"):
+        for _ in range(5):
+            await h.publish("d", AccessChanged("d"))
+        errors = [r for r in caplog.records if r.levelname == "ERROR"]
+        assert len(errors) == 1 and errors[0].exc_info is not None
+        monkeypatch.setattr(layer, "group_send", working)
+        await h.publish("d", AccessChanged("d"))
+        assert any("works again" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+        monkeypatch.setattr(layer, "group_send", down)
+        await h.publish("d", AccessChanged("d"))  # a new outage is logged again
+        assert len([r for r in caplog.records if r.levelname == "ERROR"]) == 2

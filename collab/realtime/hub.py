@@ -58,6 +58,7 @@ class Hub:
         self.channel: str | None = None
         self._listener: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Future[Any]] = set()
+        self._failing = False  # the layer failed and has not worked since: log once per outage
 
     # -- membership ---------------------------------------------------------
     @property
@@ -125,7 +126,9 @@ class Hub:
             try:
                 await self.layer.group_send(group_name(room), self._message(room, event))
             except Exception:  # members that need every event fill gaps from the database
-                log.exception("publishing to %s failed", room)
+                self._layer_failed("publishing to %s failed", room)
+            else:
+                self._layer_works()
 
     def publish_from_sync(self, room: str, event: Event) -> None:
         """``publish`` from synchronous code: views, the admin, signal receivers, threads."""
@@ -144,7 +147,7 @@ class Hub:
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)
         except Exception:
-            log.exception("publishing to %s failed", room)
+            self._layer_failed("publishing to %s failed", room)
 
     def _in_loop(self, fn: Any, *args: Any) -> None:
         loop = self.loop
@@ -161,6 +164,19 @@ class Hub:
             # into tasks the callback starts, or asgiref sees a nested executor
             loop.call_soon_threadsafe(fn, *args, context=contextvars.Context())
 
+    def _layer_failed(self, what: str, *args: Any) -> None:
+        """Log a layer failure with its traceback once per outage (an outage fails every call)."""
+        if self._failing:
+            log.debug(what, *args, exc_info=True)
+            return
+        self._failing = True
+        log.exception(what + " (further layer failures are logged at debug until it works again)", *args)
+
+    def _layer_works(self) -> None:
+        if self._failing:
+            self._failing = False
+            log.warning("the channel layer works again")
+
     def _message(self, room: str, event: Event) -> dict[str, Any]:
         return {"type": MESSAGE_TYPE, "origin": self.process_id, "room": room, "event": to_message(event)}
 
@@ -172,9 +188,10 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("channel layer receive failed; retrying")
+                self._layer_failed("channel layer receive failed; retrying")
                 await asyncio.sleep(0.5)
                 continue
+            self._layer_works()
             if message.get("type") != MESSAGE_TYPE or message.get("origin") == self.process_id:
                 continue  # our own events were delivered locally when published
             try:

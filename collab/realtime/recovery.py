@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -38,6 +39,7 @@ from collab.realtime.hub import hub
 from collab.realtime.presence import sweep_once
 
 log = logging.getLogger(__name__)
+REJOIN_EVERY = 3600.0  # seconds; well inside channels_redis' default group_expiry of 86400
 
 
 def _versions(document_ids: list[str]) -> dict[str, int]:
@@ -80,6 +82,7 @@ class Monitor:
         )
         self.healthy = True
         self.marked = False  # the marker was written once: its absence now means Redis lost its state
+        self.rejoined_at = time.monotonic()
 
     async def check(self) -> None:
         try:
@@ -98,6 +101,7 @@ class Monitor:
         lost = self.marked and previous is None
         self.marked = True
         if self.healthy and not lost:
+            await self.refresh_groups()
             return
         log.warning(
             "Redis answers again%s: re-joining rooms, re-registering presence, catching up",
@@ -107,6 +111,14 @@ class Monitor:
         await recover()  # raises while Redis is still flaky: the next check tries again
         self.healthy = True
         log.info("recovered from the Redis outage")
+
+    async def refresh_groups(self) -> None:
+        """Subscribe every room again now and then: channels_redis forgets a group member
+        ``group_expiry`` (a day by default) after it joined, even while its room stays open."""
+        if time.monotonic() - self.rejoined_at < REJOIN_EVERY:
+            return
+        self.rejoined_at = time.monotonic()
+        await hub().rejoin()
 
     async def run(self) -> None:
         try:
