@@ -7,6 +7,7 @@ skips with the reason, or fails under ``CI=true``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -79,6 +80,17 @@ def wait_synced(page: Page) -> None:
         " && document.querySelector('#text').value === window.collab.text",
         timeout=WAIT,
     )
+
+
+def create_from_list(page: Page, live: LiveServer, title: str, public_role: str, kind: str = "") -> str:
+    """On the document list: create a document with the form (which opens it); its id."""
+    page.fill("#new-title", title)
+    if kind:
+        page.select_option("#new-kind", kind)
+    page.select_option("#new-public-role", public_role)
+    page.click("#new-document button")
+    page.wait_for_url(re.compile(r"/documents/[0-9a-f-]{36}/$"))
+    return page.url.rstrip("/").rsplit("/", 1)[1]
 
 
 def no_page_errors(*pages: Page) -> None:

@@ -21,6 +21,7 @@ import pytest
 
 from tests.e2e.pages import (
     WAIT,
+    create_from_list,
     expect,
     no_page_errors,
     open_editor,
@@ -283,12 +284,8 @@ def test_document_list_creates_documents_and_shows_who_is_in_them(
     context = contexts()
     home = sign_in(context, live, "dave")
     expect(home.locator("h1")).to_have_text("Documents")
-    home.fill("#new-title", "Dave's plan")
-    home.select_option("#new-public-role", "editor")
-    home.click("#new-document button")
-    home.wait_for_url(re.compile(r"/documents/[0-9a-f-]{36}/$"))
+    doc_id = create_from_list(home, live, "Dave's plan", "editor")
     wait_synced(home)
-    doc_id = home.url.rstrip("/").rsplit("/", 1)[1]
     expect(home.locator("#title")).to_have_text("Dave's plan")
     expect(home.locator("#role")).to_have_text("owner")
 
