@@ -26,6 +26,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from collab import access, editing
+from collab.connection_log import Tracked
 from collab.delivery import Outbox
 from collab.exceptions import CollabError, NotFound
 from collab.handlers import REGISTRY
@@ -105,7 +106,7 @@ class Strikes:
         return len(self.times) >= self.limit
 
 
-class BaseConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
+class BaseConsumer(Tracked, AsyncWebsocketConsumer):  # type: ignore[misc]
     channel_layer_alias = NO_LAYER
     session: str
     sink: Sink
@@ -274,6 +275,7 @@ class DocumentConsumer(BaseConsumer):
         try:
             await self.accept()
             await self._say_hello(document, version, content)
+            self.opened(self.document_id, self.role)
         except Exception:
             log.exception("connecting %s to %s failed", self.session, self.document_id)
             await self.close_with(
@@ -416,6 +418,7 @@ class PresenceConsumer(BaseConsumer):
         runtime.ensure_started()
         await self.accept()
         await credentials.watch(self)
+        self.opened(None, None)
 
     async def disconnect(self, code: int) -> None:
         self.closing = True

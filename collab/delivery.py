@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from collab import editing
+from collab import editing, metrics
 from collab.exceptions import CollabError
 from collab.protocol import CloseCode, ErrorCode, MessageType, dumps
 from collab.realtime.frames import ack_frame, error_frame, op_frame, ops_frame
@@ -135,6 +135,7 @@ class Outbox:
                 self.closed = True
                 return
             self.last = batch.last
+            metrics.delivered(batch.items[-1].committed_at)
             return
         if len(self.queue or ()) < MAX_QUEUED and not (self.sink.sync and self.congested()):
             self._queue().append(batch)
@@ -200,6 +201,7 @@ class Outbox:
 
     async def _catch_up(self, upto: int) -> None:
         """Send everything in (last, upto] from the database: acks for own ops, ``ops`` for others'."""
+        metrics.GAP_FILLS.inc()
         while self.last < upto and not self.closed:
             items = await fetch_items(self.document_id, self.last, min(upto, self.last + CATCH_UP_CHUNK))
             if not items:
@@ -207,6 +209,7 @@ class Outbox:
             for text in frames_for(items, self.session, self.last):
                 await self._write(text)
             self.last = items[-1].version
+            metrics.delivered(items[-1].committed_at)
             if not await self._wait_until_drained():
                 raise _TooSlow
 
@@ -243,6 +246,7 @@ class Outbox:
                 for text in self._frames(item):
                     await self._write(text)
                 self.last = max(self.last, item.last)
+                metrics.delivered(item.items[-1].committed_at)
         except _TooSlow:
             log.info("closing %s: too slow to keep up", self.session)
             self.closed = True

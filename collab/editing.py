@@ -38,7 +38,7 @@ from django.db import IntegrityError, connection, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
-from collab import commit_plan
+from collab import commit_plan, metrics
 from collab.exceptions import CollabError, HistoryUnavailable, NotFound, VersionAhead
 from collab.models import Document, Operation, Snapshot
 from collab.ot import Op, apply, diff
@@ -252,6 +252,7 @@ def _outcome(decision: commit_plan.Decision, by_version: dict[int, CommittedOp])
     return decision
 
 
+@metrics.observed_commit
 def commit_unpublished(document_id: Any, requests: Sequence[EditRequest]) -> list[Outcome]:
     """Commit edits to one document in one transaction; one outcome per request, in order.
 

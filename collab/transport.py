@@ -23,6 +23,7 @@ class Sink:
     """A server we know nothing about: no buffer reading, no synchronous write."""
 
     sync = False
+    frames = 0  # frames written by ``write_now`` (connection logs)
 
     def buffered(self) -> int | None:
         return None
@@ -54,6 +55,7 @@ class DaphneSink(Sink):
 
     def write_now(self, text: str) -> None:
         self.protocol.sendMessage(text.encode(), False)
+        self.frames += 1
 
     def abort(self) -> None:
         transport = getattr(self.protocol, "transport", None)

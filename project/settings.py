@@ -248,6 +248,10 @@ COLLAB = {
     # restart detection, collab.realtime.recovery), and how long /readyz waits for each service
     "HEALTH_INTERVAL": float(os.environ.get("COLLAB_HEALTH_INTERVAL", "1")),
     "READY_TIMEOUT": float(os.environ.get("COLLAB_READY_TIMEOUT", "2")),
+    # /metrics: served to these addresses or networks (comma-separated), to requests with
+    # "Authorization: Bearer <METRICS_TOKEN>", and to signed-in staff; to nobody else
+    "METRICS_ALLOW": os.environ.get("COLLAB_METRICS_ALLOW", ""),
+    "METRICS_TOKEN": os.environ.get("COLLAB_METRICS_TOKEN", ""),
 }
 
 # Credentials never reach a log: the filter redacts token=, ticket=, session cookies and
@@ -256,7 +260,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact_secrets": {"()": "collab.log_redaction.RedactSecrets"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_secrets"]}},
+    # COLLAB_LOG_FORMAT=json: one JSON object per line (collab.log_format), structured fields included
+    "formatters": {"json": {"()": "collab.log_format.JsonFormatter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["redact_secrets"],
+            **({"formatter": "json"} if os.environ.get("COLLAB_LOG_FORMAT", "").lower() == "json" else {}),
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
     "loggers": {
         "daphne": {"level": "WARNING"},

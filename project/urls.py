@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from collab import health
+from collab.metrics_endpoint import metrics_view
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -13,5 +14,6 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("", include("collab.urls")),
 ]

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
+from collab import metrics
 from collab.realtime.events import PROCESS_ID, Event, from_message, to_message
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,7 @@ class Hub:
         if self.remote:
             try:
                 await self.layer.group_send(group_name(room), self._message(room, event))
+                metrics.LAYER_SENT.inc()
             except Exception:  # members that need every event fill gaps from the database
                 self._layer_failed("publishing to %s failed", room)
             else:
@@ -141,9 +143,11 @@ class Hub:
                 asyncio.get_running_loop()
             except RuntimeError:
                 async_to_sync(layer.group_send)(group_name(room), self._message(room, event))
+                metrics.LAYER_SENT.inc()
                 return
             # inside an event loop already (an async caller of the sync API): fire and forget
             task = asyncio.ensure_future(layer.group_send(group_name(room), self._message(room, event)))
+            metrics.LAYER_SENT.inc()
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)
         except Exception:
@@ -194,6 +198,7 @@ class Hub:
             self._layer_works()
             if message.get("type") != MESSAGE_TYPE or message.get("origin") == self.process_id:
                 continue  # our own events were delivered locally when published
+            metrics.LAYER_RECEIVED.inc()
             try:
                 event = from_message(message["event"])
             except Exception:

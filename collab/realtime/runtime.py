@@ -5,6 +5,8 @@
 - with ``REDIS_URL``, the Redis monitor (``collab.realtime.recovery``): while
   Redis is away connections catch up from the database, and when it is back
   rooms, presence and every connection's gap are restored;
+- the metrics ticker (``collab.metrics_endpoint.refresh_forever``): flushes the
+  delivery recorders and samples the room and presence gauges once a second;
 - SIGTERM/SIGINT: every connection is told 1001 ("going away, reconnect")
   before the server stops (servers drop sockets without a close frame).
 
@@ -26,22 +28,25 @@ SHUTDOWN_GRACE = 0.3  # seconds for the close frames to leave before the server 
 
 _sweeper: asyncio.Task[None] | None = None
 _monitor: asyncio.Task[None] | None = None
+_metrics: asyncio.Task[None] | None = None
 _loop: asyncio.AbstractEventLoop | None = None
 _hooked = False
 
 
 def ensure_started() -> None:
     """Start the sweeper (and the Redis monitor) on the running loop and install the shutdown hook, once."""
-    global _sweeper, _monitor, _loop
+    global _sweeper, _monitor, _loop, _metrics
     loop = asyncio.get_running_loop()
     if _loop is loop and _sweeper is not None and not _sweeper.done():
         return
+    from collab import metrics_endpoint
     from collab.realtime import recovery
     from collab.realtime.presence import sweep_forever
 
     _loop = loop  # a new loop (tests): the old one's tasks are gone with it
     _install_shutdown_hook()
     _sweeper = loop.create_task(sweep_forever())
+    _metrics = loop.create_task(metrics_endpoint.refresh_forever())
     monitor = recovery.monitor()
     _monitor = loop.create_task(monitor.run()) if monitor is not None else None
 

@@ -25,10 +25,13 @@ class OpItem:
     client_id: str
     seq: int | None
     payload: str  # the ``op`` message payload, serialized once
+    committed_at: float = 0.0  # epoch seconds (delivery lag metric); 0: unknown
 
     @classmethod
     def of(cls, op: CommittedOp) -> OpItem:
-        return cls(op.version, op.session, op.client_id, op.seq, dumps(op.payload()))
+        return cls(
+            op.version, op.session, op.client_id, op.seq, dumps(op.payload()), op.created_at.timestamp()
+        )
 
 
 @event_type

@@ -88,6 +88,7 @@ class BinarySocket(BaseConsumer):
         if isinstance(self.sink, DaphneSink):
             try:
                 self.sink.protocol.sendMessage(data, True)
+                self.sink.frames += 1
             except Exception:
                 log.debug("write to a closed socket dropped")
                 return
@@ -289,6 +290,7 @@ class YWebsocketConsumer(BinarySocket):
             return
         self.peer.send_body(codec.sync_step1(room.state_vector()))
         self.peer.send_awareness_everything()
+        self.opened(self.peer.document_id, role)
 
     async def cleanup(self) -> None:
         peer = getattr(self, "peer", None)
@@ -347,6 +349,7 @@ class HocuspocusConsumer(BinarySocket):
         self.pending: dict[str, list[bytes]] = {}  # waiting for the auth answer: held messages
         self.authenticating: set[str] = set()
         await self.accept()
+        self.opened(None, None)
 
     async def cleanup(self) -> None:
         self.pending.clear()
