@@ -46,7 +46,7 @@ CLOSES = Counter(
 )
 ROOMS = Gauge(
     "collab_rooms_loaded",
-    "Rooms (documents, presence watchers included) with connections in the process.",
+    "Documents with connections (or presence watchers) in the process.",
     multiprocess_mode="livesum",
 )
 PRESENCE = Gauge(

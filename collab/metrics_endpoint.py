@@ -27,6 +27,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 
 from collab import metrics
+from collab.access import parse_document_id
 from collab.presence import registry
 from collab.realtime.hub import hub
 
@@ -92,7 +93,7 @@ def refresh() -> None:
     """Flush the recorders and sample the gauges that mirror this process's state."""
     metrics.flush()
     try:
-        metrics.ROOMS.set(len(hub().rooms()))
+        metrics.ROOMS.set(sum(1 for room in hub().rooms() if parse_document_id(room) is not None))
         own = getattr(registry(), "_own", None)  # the entries this process joined (PresenceRegistry)
         if own is not None:
             metrics.PRESENCE.set(sum(len(entries) for entries in list(own.values())))
