@@ -9,6 +9,9 @@
   writer's own frame).
 - ``editors_process``: editors sending edits pipelined, measuring ack latency.
 - ``idle_process``: many connections that connect and then do nothing.
+- ``storm_process``: many connections that all connect at once, as clients do
+  after a deploy, each retrying with a short jittered backoff until it has
+  ``hello``.
 
 Send and receive times come from ``time.monotonic()``: ``CLOCK_MONOTONIC`` is
 one clock for every process of the machine, so a latency is a subtraction.
@@ -22,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import queue
+import random
 import resource
 import time
 from collections import Counter
@@ -71,23 +75,25 @@ def edit_frame(version: int, op: list[Any], client_id: str, seq: int) -> str:
     return json.dumps({"type": "edit", "payload": payload}, separators=(",", ":"))
 
 
-async def open_ws(url: str, *, deflate: bool, max_queue: int = 4096) -> ClientConnection:
+async def open_ws(
+    url: str, *, deflate: bool, max_queue: int = 4096, open_timeout: float = 120
+) -> ClientConnection:
     return await connect(
         url,
         compression="deflate" if deflate else None,
         max_queue=max_queue,
         max_size=2**24,
-        open_timeout=120,
+        open_timeout=open_timeout,
         close_timeout=5,
         ping_interval=None,
     )
 
 
 async def open_session(
-    url: str, *, collab: bool, deflate: bool, max_queue: int = 4096
+    url: str, *, collab: bool, deflate: bool, max_queue: int = 4096, open_timeout: float = 120
 ) -> tuple[ClientConnection, int]:
     """Connect; for collab, wait for ``hello`` and return its document version (else 0)."""
-    ws = await open_ws(url, deflate=deflate, max_queue=max_queue)
+    ws = await open_ws(url, deflate=deflate, max_queue=max_queue, open_timeout=open_timeout)
     if not collab:
         return ws, 0
     while True:
@@ -521,6 +527,72 @@ async def _idle(job: IdleJob, ready: Any, go: Any, stop: Any, out: Any) -> None:
 
     await asyncio.gather(*(one(u) for u in job.urls))
     res.t_end = monotonic()
+    ready.put(("connected", job.slot, res))
+    while not stop.is_set():
+        await asyncio.sleep(0.1)
+    await close_all(conns, timeout=30)
+    out.put((job.slot, res))
+
+
+# -- reconnect storm -------------------------------------------------------------
+@dataclass
+class StormJob:
+    urls: list[str]
+    collab: bool
+    in_flight: int  # handshakes under way at once, at most (a client process's own limit)
+    deadline: float  # seconds; a client still without hello then gives up
+    slot: int
+
+
+@dataclass
+class StormResult:
+    hellos: int = 0
+    attempts: int = 0
+    failures: int = 0  # attempts that failed (and were retried)
+    gave_up: int = 0
+    first_error: str = ""
+    t_start: float = 0.0
+    t_last: float = 0.0  # when the last client got its hello
+    cpu: float = 0.0  # this client process's CPU seconds during the storm
+
+
+def storm_process(job: StormJob, ready: Any, go: Any, stop: Any, out: Any) -> None:
+    run_child(_storm(job, ready, go, stop, out), job.slot, ready)
+
+
+async def _storm(job: StormJob, ready: Any, go: Any, stop: Any, out: Any) -> None:
+    ready.put(("spawned", job.slot, 0))
+    while not go.is_set():
+        await asyncio.sleep(0.005)
+    res = StormResult(t_start=monotonic())
+    cpu0 = time.process_time()
+    gate = asyncio.Semaphore(job.in_flight)
+    conns: list[ClientConnection] = []
+    rng = random.Random(job.slot)
+
+    async def one(url: str) -> None:
+        delay = 0.1
+        while monotonic() - res.t_start < job.deadline:
+            async with gate:
+                res.attempts += 1
+                try:
+                    ws, _ = await open_session(
+                        url, collab=job.collab, deflate=False, max_queue=64, open_timeout=30
+                    )
+                except Exception as exc:
+                    res.failures += 1
+                    res.first_error = res.first_error or repr(exc)
+                else:
+                    conns.append(ws)
+                    res.hellos += 1
+                    res.t_last = monotonic()
+                    return
+            await asyncio.sleep(delay * (0.5 + rng.random() / 2))
+            delay = min(delay * 2, 2.0)
+        res.gave_up += 1
+
+    await asyncio.gather(*(one(u) for u in job.urls))
+    res.cpu = time.process_time() - cpu0
     ready.put(("connected", job.slot, res))
     while not stop.is_set():
         await asyncio.sleep(0.1)

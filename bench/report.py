@@ -87,6 +87,16 @@ ROWS: dict[str, list[Row]] = {
         ("KiB per connection (server RSS growth)", lambda v: fmt(v["kib"], 1), "kib"),
         ("connects/s (handshake + hello)", lambda v: fmt(v["connects"]), "connects"),
     ],
+    "storm": [
+        ("seconds until every client has hello", lambda v: fmt(v["seconds"], 2), "seconds"),
+        ("connects/s (handshake + hello)", lambda v: fmt(v["connects"]), "connects"),
+        (
+            "server CPU ms per connection (clients')",
+            lambda v: f"{fmt(v['cpu_ms'], 2)} ({fmt(v.get('client_cpu_ms', math.nan), 2)})",
+            "cpu_ms",
+        ),
+        ("failed attempts, retried", lambda v: fmt(v["retried"]), "retried"),
+    ],
 }
 
 
@@ -158,6 +168,11 @@ def targets(results: dict[str, list[Measurement]], *, rate: float) -> str:
             if section == "idle" and "collab" in t:
                 kib = t["collab"]["kib"]
                 checks.append((f"<= 30 KiB per idle connection ({cell})", kib <= 30, f"{kib:.1f} KiB"))
+        if server == "uvicorn":
+            for (section, cell), t in med.items():
+                if section == "storm" and "collab" in t:
+                    cps = t["collab"]["connects"]
+                    checks.append((f">= 1,000 connects/s ({cell})", cps >= 1000, f"{cps:,.0f}/s"))
         for label, ok, detail in checks:
             mark = "met" if ok else "MISSED"
             lines.append(f"- {server}: {label}: **{mark}** ({detail})")

@@ -8,6 +8,10 @@
   ack latency (the relay: its echo rate and echo latency).
 - ``idle_run``: connect N idle connections to a freshly started server; its
   RSS growth per connection and the connects/s.
+- ``storm_run``: a reconnect storm: N clients (rooms of ``room_size``, a
+  handful of users with their tokens) connect at once to a freshly started
+  server, as after a deploy, retrying until each has ``hello``; the time until
+  all have it, and connects/s.
 
 Every function returns ``Measurement``s: one target, one cell, one repetition.
 """
@@ -31,6 +35,8 @@ from bench.clients import (
     EditorsResult,
     IdleJob,
     IdleResult,
+    StormJob,
+    StormResult,
     SubscriberJob,
     SubscriberResult,
     close_all,
@@ -38,6 +44,7 @@ from bench.clients import (
     idle_process,
     open_many,
     run_writer,
+    storm_process,
     subscriber_process,
 )
 from bench.memory import compare
@@ -314,6 +321,17 @@ def _snapshot(server: BenchServer, path: Path) -> Path:
     return path
 
 
+def room_urls(pair: ServerPair, target: str, n: int, room_size: int, users: list[str]) -> list[str]:
+    """N WebSocket URLs in rooms of ``room_size`` (collab: public documents), round-robin over users."""
+    if target != "collab":
+        return [room_url(pair, target, None, users[0])] * n
+    rooms = math.ceil(n / room_size)
+    docs = _room_documents.setdefault(pair.collab.database_url, [])
+    if len(docs) < rooms:
+        docs += pair.documents("writer", rooms - len(docs), "idle ")
+    return [room_url(pair, target, docs[i // room_size], users[i % len(users)]) for i in range(n)]
+
+
 def idle_run(
     pair: ServerPair, target: str, n: int, *, room_size: int, deflate: bool, memprofile: bool = False
 ) -> Measurement:
@@ -322,14 +340,7 @@ def idle_run(
     for old in prefix.parent.glob(prefix.name + ".*"):
         old.unlink()
     server.restart()  # a fresh process: its memory growth is these connections' alone
-    if target == "collab":
-        rooms = math.ceil(n / room_size)
-        docs = _room_documents.setdefault(pair.collab.database_url, [])
-        if len(docs) < rooms:
-            docs += pair.documents("writer", rooms - len(docs), "idle ")
-        urls = [room_url(pair, target, docs[i // room_size], "reader") for i in range(n)]
-    else:
-        urls = [room_url(pair, target, None, "reader")] * n
+    urls = room_urls(pair, target, n, room_size, ["reader"])
     # warm up (imports, caches, the first database connection), then measure from there
     warm = urls[:: max(1, n // 20)][:20]
 
@@ -379,3 +390,56 @@ def idle_run(
         first = next(r.first_error for r in results if r.first_error)
         notes.append(f"{failed} connections failed, first: {first}")
     return Measurement("idle", f"{n} idle connections", target, values, notes, detail)
+
+
+# -- reconnect storm -------------------------------------------------------------
+STORM_USERS = ["reader", *EDITORS]
+
+
+def storm_run(pair: ServerPair, target: str, n: int, *, room_size: int, in_flight: int) -> Measurement:
+    server = server_of(pair, target)
+    urls = room_urls(pair, target, n, room_size, STORM_USERS)
+    server.restart()  # a deploy: a new process with cold caches, every client back at once
+
+    async def first() -> None:  # the load balancer's health check: the process is up
+        conns = await open_many(urls[:1], collab=target == "collab", deflate=False, concurrency=1)
+        await close_all([ws for ws, _ in conns])
+
+    asyncio.run(first())
+    wait_idle([server.pid], timeout=30)
+    ready, out = CTX.Queue(), CTX.Queue()
+    go, stop = CTX.Event(), CTX.Event()
+    procs = []
+    for slot, part in enumerate(split(urls, 2)):
+        job = StormJob(part, target == "collab", in_flight, 240.0, slot)
+        proc = CTX.Process(target=storm_process, args=(job, ready, go, stop, out), daemon=True)
+        proc.start()
+        procs.append(proc)
+    _wait_messages(ready, "spawned", len(procs), 120)
+    cpu0 = cpu_seconds(server.pid)
+    go.set()
+    results: list[StormResult] = _wait_messages(ready, "connected", len(procs), 600)
+    cpu = cpu_seconds(server.pid) - cpu0
+    stop.set()
+    for _ in procs:
+        out.get(timeout=120)
+    for proc in procs:
+        proc.join(30)
+    hellos = sum(r.hellos for r in results)
+    elapsed = max(r.t_last for r in results) - min(r.t_start for r in results)
+    values = {
+        "seconds": elapsed,
+        "connects": hellos / elapsed if elapsed > 0 else math.nan,
+        "retried": float(sum(r.failures for r in results)),
+        "cpu_ms": 1000.0 * cpu / hellos if hellos else math.nan,
+        "client_cpu_ms": 1000.0 * sum(r.cpu for r in results) / hellos if hellos else math.nan,
+    }
+    notes = []
+    gave_up = sum(r.gave_up for r in results)
+    if gave_up:
+        notes.append(f"{gave_up} of {n} clients never got hello")
+    failures = sum(r.failures for r in results)
+    if failures:
+        first = next(r.first_error for r in results if r.first_error)
+        notes.append(f"{failures} attempts failed and were retried, first: {first}")
+    return Measurement("storm", f"reconnect storm, {n} clients", target, values, notes)

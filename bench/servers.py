@@ -43,8 +43,10 @@ BENCH_ENV = {
 class BenchServer(LiveServer):
     """A ``LiveServer`` that can serve another ASGI application than the project's."""
 
-    def __init__(self, tmp_path: Path, *, app: str, server: str, env: dict[str, str], migrate: bool) -> None:
-        super().__init__(tmp_path, server=server, env=env, migrate=migrate)
+    def __init__(
+        self, tmp_path: Path, *, app: str, server: str, env: dict[str, str], migrate: bool, ws: str
+    ) -> None:
+        super().__init__(tmp_path, server=server, env=env, migrate=migrate, ws=ws)
         self.app = app
 
     def command(self) -> list[str]:
@@ -57,14 +59,16 @@ class BenchServer(LiveServer):
 
 
 class ServerPair:
-    def __init__(self, server: str, workdir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, server: str, workdir: Path, env: dict[str, str] | None = None, ws: str = "websockets"
+    ) -> None:
         self.server = server
         base = {**BENCH_ENV, **(env or {})}
         collab_dir, relay_dir = workdir / f"{server}-collab", workdir / f"{server}-relay"
         collab_dir.mkdir(parents=True, exist_ok=True)
         relay_dir.mkdir(parents=True, exist_ok=True)
-        self.collab = BenchServer(collab_dir, app=COLLAB_APP, server=server, env=base, migrate=True)
-        self.relay = BenchServer(relay_dir, app=RELAY_APP, server=server, env=base, migrate=False)
+        self.collab = BenchServer(collab_dir, app=COLLAB_APP, server=server, env=base, migrate=True, ws=ws)
+        self.relay = BenchServer(relay_dir, app=RELAY_APP, server=server, env=base, migrate=False, ws=ws)
         self.tokens: dict[str, str] = {}
 
     def start(self) -> ServerPair:

@@ -7,9 +7,11 @@ A user's role is the higher of their membership and the document's
     document, role = resolve(request.user, document_id)   # raises NotFound
     if not can_edit(role): raise Forbidden(...)
 
-WebSocket handshakes use ``resolve_cached``: the same answer in one database
-query (the document row, with the membership in it when not cached), and
-none to refuse a document whose basics and membership are cached. The cache
+WebSocket handshakes use ``hello_state`` (``resolve_cached`` for one user):
+the same answer in one database query (the document row, with the
+membership in it when not cached), none to refuse a document whose basics
+and membership are cached, and one read for all the handshakes to a
+document that arrive together (a reconnect storm). The cache
 (Redis with ``REDIS_URL``: shared by every process) holds a document's owner
 and ``public_role`` and each (document, user) membership role; the receivers
 in ``collab.signals`` forget them when a document or membership is saved or
@@ -18,9 +20,12 @@ deleted, at once and again after the commit.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+import weakref
 from typing import Any
 
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
@@ -101,31 +106,107 @@ def _member_key(document_id: Any, user_id: Any) -> str:
 
 def resolve_cached(user: Any, document_id: Any) -> tuple[Document, str]:
     """``resolve``, in one query (none to refuse when the cache knows the answer)."""
+    outcome = resolve_many([user], document_id)[0]
+    if isinstance(outcome, NotFound):
+        raise outcome
+    return outcome
+
+
+def resolve_many(users: list[Any], document_id: Any) -> list[tuple[Document, str] | NotFound]:
+    """``resolve_cached`` for several users of one document: one document query for all of them.
+
+    Memberships not in the cache come in the same query (one user) or in one
+    more (several); a document every one of them is refused from the cache
+    needs no query at all.
+    """
     doc_uuid = parse_document_id(document_id)
     if doc_uuid is None:
-        raise NotFound("No such document.")
-    signed_in = _signed_in(user)
-    keys = [_document_key(doc_uuid)] + ([_member_key(doc_uuid, user.pk)] if signed_in else [])
-    cached = cache.get_many(keys)
-    basics = cached.get(keys[0])
-    member = cached.get(keys[1]) if signed_in else ""
-    if basics is not None and member is not None and not can_read(_role(user, *basics, member)):
-        raise NotFound("No such document.")
+        return [NotFound("No such document.") for _ in users]
+    signed_in = {user.pk: user for user in users if _signed_in(user)}
+    doc_key = _document_key(doc_uuid)
+    member_keys = {pk: _member_key(doc_uuid, pk) for pk in signed_in}
+    cached = cache.get_many([doc_key, *member_keys.values()])
+    members: dict[Any, str] = {pk: cached[key] for pk, key in member_keys.items() if key in cached}
+    missing = [pk for pk in signed_in if pk not in members]
+    basics = cached.get(doc_key)
+    if basics is not None and not missing:
+        readable = [can_read(_role(u, *basics, members.get(getattr(u, "pk", None)))) for u in users]
+        if not any(readable):
+            return [NotFound("No such document.") for _ in users]
     documents = Document.objects.filter(pk=doc_uuid)
-    if member is None:
-        mine = Membership.objects.filter(document=OuterRef("pk"), user=user.pk).values("role")[:1]
+    if len(missing) == 1:
+        mine = Membership.objects.filter(document=OuterRef("pk"), user=missing[0]).values("role")[:1]
         documents = documents.annotate(member_role=Subquery(mine))
     document = documents.first()
     if document is None:
-        raise NotFound("No such document.")
-    fresh: dict[str, Any] = {keys[0]: (document.owner_id, str(document.public_role))}
-    if member is None:
-        member = fresh[keys[1]] = document.member_role or ""  # type: ignore[attr-defined]
+        return [NotFound("No such document.") for _ in users]
+    fresh: dict[str, Any] = {doc_key: (document.owner_id, str(document.public_role))}
+    if len(missing) == 1:
+        members[missing[0]] = document.member_role or ""  # type: ignore[attr-defined]
+    elif missing:
+        rows = Membership.objects.filter(document=document, user__in=missing).values_list("user_id", "role")
+        members.update({pk: "" for pk in missing} | dict(rows))
+    fresh.update({member_keys[pk]: members[pk] for pk in missing})
     cache.set_many(fresh, int(settings.COLLAB.get("AUTH_CACHE_SECONDS", 300)))
-    role = _role(user, document.owner_id, str(document.public_role), member)
-    if not can_read(role):
-        raise NotFound("No such document.")
-    return document, role
+    out: list[tuple[Document, str] | NotFound] = []
+    for user in users:
+        role = _role(
+            user, document.owner_id, str(document.public_role), members.get(getattr(user, "pk", None))
+        )
+        out.append((document, role) if can_read(role) else NotFound("No such document."))
+    return out
+
+
+class HelloBatcher:
+    """Concurrent handshakes to one document share its read, as a group commit shares a transaction.
+
+    ``await hello_state(user, document_id)`` joins the document's next read: one
+    read runs at a time per document, and everyone who asks while it runs goes
+    into the next. A read starts only after everyone in it asked, so it sees
+    every commit that happened before any of them joined the room.
+    """
+
+    def __init__(self) -> None:
+        self.waiting: dict[str, list[tuple[Any, asyncio.Future[tuple[Document, str]]]]] = {}
+        self.reading: set[str] = set()
+
+    async def resolve(self, user: Any, document_id: str) -> tuple[Document, str]:
+        future: asyncio.Future[tuple[Document, str]] = asyncio.get_running_loop().create_future()
+        self.waiting.setdefault(document_id, []).append((user, future))
+        if document_id not in self.reading:
+            self.reading.add(document_id)
+            asyncio.get_running_loop().create_task(self._read(document_id))
+        return await future
+
+    async def _read(self, document_id: str) -> None:
+        try:
+            await asyncio.sleep(0)  # the others of this loop turn join too
+            while batch := self.waiting.pop(document_id, None):
+                users = [user for user, _ in batch]
+                try:
+                    outcomes: list[Any] = await database_sync_to_async(resolve_many)(users, document_id)
+                except Exception as exc:
+                    outcomes = [exc] * len(batch)
+                for (_, future), outcome in zip(batch, outcomes, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(outcome, BaseException):
+                        future.set_exception(outcome)
+                    else:
+                        future.set_result(outcome)
+        finally:
+            self.reading.discard(document_id)
+
+
+_batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, HelloBatcher] = weakref.WeakKeyDictionary()
+
+
+async def hello_state(user: Any, document_id: str) -> tuple[Document, str, int, str]:
+    """The document, the user's role, and the version and text ``hello`` shows (raises NotFound)."""
+    loop = asyncio.get_running_loop()
+    batcher = _batchers.get(loop) or _batchers.setdefault(loop, HelloBatcher())
+    document, role = await batcher.resolve(user, document_id)
+    return document, role, document.version, document.content
 
 
 def _forget(keys: list[str]) -> None:

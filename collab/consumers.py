@@ -212,11 +212,6 @@ class BaseConsumer(Tracked, AsyncWebsocketConsumer):  # type: ignore[misc]
             )
 
 
-def _hello_state(user: Any, document_id: str) -> tuple[Any, str, int, str]:
-    document, role = access.resolve_cached(user, document_id)
-    return document, role, document.version, document.content
-
-
 def _role_now(user: Any, document_id: str) -> str | None:
     try:
         return access.resolve(user, document_id)[1]
@@ -251,9 +246,7 @@ class DocumentConsumer(BaseConsumer):
             await hub().join(self.document_id, self)
             self.joined = True
         try:
-            document, self.role, version, content = await database_sync_to_async(_hello_state)(
-                self.user, self.document_id
-            )
+            document, self.role, version, content = await access.hello_state(self.user, self.document_id)
         except NotFound:
             await self.cleanup()
             await self.accept()

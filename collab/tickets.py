@@ -23,6 +23,8 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.core.cache import cache
 
+from collab.user_cache import in_process
+
 TICKET_SECONDS = 60
 _MAX_LENGTH = 128  # longer is not one of ours: refused without a cache lookup
 
@@ -57,5 +59,14 @@ def consume_sync(ticket: str) -> Any | None:
     return None if redeemed is None else redeemed[0]
 
 
-consume = sync_to_async(consume_sync, thread_sensitive=False)
-redeem = sync_to_async(redeem_sync, thread_sensitive=False)
+async def redeem(ticket: str) -> tuple[Any, str] | None:
+    """``redeem_sync`` without a thread hop for the local-memory cache (it never blocks)."""
+    if in_process():
+        return redeem_sync(ticket)
+    return await sync_to_async(redeem_sync, thread_sensitive=False)(ticket)
+
+
+async def consume(ticket: str) -> Any | None:
+    """The id of the user the ticket was issued to, once; None if unknown, expired or used."""
+    redeemed = await redeem(ticket)
+    return None if redeemed is None else redeemed[0]

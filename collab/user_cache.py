@@ -26,7 +26,8 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.locmem import LocMemCache
 from django.db import transaction
 
 
@@ -62,11 +63,28 @@ def _load(lookup: dict[str, Any]) -> dict[str, Any] | None:
 
 
 _load_async = database_sync_to_async(_load)
-_get = sync_to_async(cache.get, thread_sensitive=False)
+
+
+def in_process() -> bool:
+    """True for the local-memory cache: its calls never block, so they need no thread."""
+    return isinstance(caches["default"], LocMemCache)
+
+
+async def cache_get(key: str) -> Any:
+    if in_process():
+        return cache.get(key)
+    return await sync_to_async(cache.get, thread_sensitive=False)(key)
+
+
+async def cache_set(key: str, value: Any) -> None:
+    if in_process():
+        cache.set(key, value, _ttl())
+    else:
+        await sync_to_async(cache.set, thread_sensitive=False)(key, value, _ttl())
 
 
 async def user_by_id(pk: Any) -> Any:
-    values = await _get(user_key(pk))
+    values = await cache_get(user_key(pk))
     if values is None:
         values = await _load_async({"pk": pk})
     return _build(values)
@@ -77,15 +95,14 @@ async def user_for_token(key: str) -> Any:
     if not key or len(key) > 128:
         return AnonymousUser()
     tkey = token_key(key)
-    pk = await _get(tkey)
+    pk = await cache_get(tkey)
     if pk is not None:
-        values = await _get(user_key(pk))
+        values = await cache_get(user_key(pk))
         if values is not None:
             return _build(values)
     values = await _load_async({"auth_token__key": key})
     if values is not None:
-        pk = values[get_user_model()._meta.pk.attname]
-        await sync_to_async(cache.set, thread_sensitive=False)(tkey, pk, _ttl())
+        await cache_set(tkey, values[get_user_model()._meta.pk.attname])
     return _build(values)
 
 

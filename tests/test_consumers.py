@@ -629,17 +629,17 @@ async def test_room_events_before_hello_are_held_and_the_connection_stays_respon
 async def test_an_op_committed_while_a_client_joins_is_delivered_after_hello(
     alice: User, monkeypatch: Any
 ) -> None:
-    from collab import consumers
+    from collab import access
 
     doc = await new_doc(alice, "")
-    original = consumers._hello_state
+    original = access.resolve_many  # the read behind every hello
 
-    def snapshot_then_someone_commits(user: Any, document_id: str) -> Any:
-        state = original(user, document_id)  # hello will show version 0...
+    def snapshot_then_someone_commits(users: Any, document_id: str) -> Any:
+        state = original(users, document_id)  # hello will show version 0...
         editing.commit(editing.EditRequest(document_id, 0, ["x"], user=alice))  # ...v1 lands now
         return state
 
-    monkeypatch.setattr(consumers, "_hello_state", snapshot_then_someone_commits)
+    monkeypatch.setattr(access, "resolve_many", snapshot_then_someone_commits)
     a = await join(doc.pk, alice)
     assert a.hello["payload"]["document"]["version"] == 0
     op = await a.recv_type("op", "ops")

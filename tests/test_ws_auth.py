@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -229,3 +230,20 @@ async def test_every_change_is_seen_by_the_next_handshake(alice: User, bob: User
     assert first["payload"]["user"]["id"] is None
     await database_sync_to_async(doc.delete)()
     assert await role() == 4401  # anonymous (the token is gone), and no document
+
+
+async def test_handshakes_that_arrive_together_share_one_document_read(
+    alice: User, bob: User, carol: User, queries: list[str]
+) -> None:
+    doc = await database_sync_to_async(new_doc)(alice, "viewer")
+    await database_sync_to_async(Membership.objects.create)(document=doc, user=bob, role="editor")
+    tokens = {u.username: await database_sync_to_async(token_of)(u) for u in (alice, bob, carol)}
+    expected = {"alice": "owner", "bob": "editor", "carol": "viewer", None: "viewer"}
+    who = [*tokens, None] * 5
+    queries.clear()
+    frames = await asyncio.gather(
+        *(first_frames(f"/ws/documents/{doc.pk}/" + (f"?token={tokens[n]}" if n else "")) for n in who)
+    )
+    assert [f["payload"]["role"] for f, _ in frames] == [expected[n] for n in who]
+    document_reads = [q for q in queries if 'FROM "collab_document"' in q]
+    assert 1 <= len(document_reads) <= 4, document_reads  # 20 handshakes, a handful of reads

@@ -43,11 +43,13 @@ class LiveServer:
         server: str = "daphne",
         migrate: bool = True,
         verbose: bool = False,
+        ws: str = "websockets",
     ) -> None:
         self.tmp_path = Path(tmp_path)
         self.port = port or free_port()
         self.database_url = database_url or f"sqlite:///{self.tmp_path / 'live.sqlite3'}"
         self.server = server
+        self.ws = ws  # uvicorn's --ws implementation
         self.verbose = verbose  # the servers' most talkative logging (uvicorn trace, daphne -v 2)
         self.env = {
             **os.environ,
@@ -81,7 +83,7 @@ class LiveServer:
             return [
                 sys.executable, "-m", "uvicorn", "project.asgi:application",
                 "--host", "127.0.0.1", "--port", str(self.port),
-                "--log-level", "trace" if self.verbose else "warning", "--ws", "websockets",
+                "--log-level", "trace" if self.verbose else "warning", "--ws", self.ws,
             ]  # fmt: skip
         if self.server == "runserver":
             return [sys.executable, "manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"]
