@@ -507,10 +507,24 @@ def idle_process(job: IdleJob, ready: Any, go: Any, stop: Any, out: Any) -> None
     run_child(_idle(job, ready, go, stop, out), job.slot, ready)
 
 
-async def _idle(job: IdleJob, ready: Any, go: Any, stop: Any, out: Any) -> None:
-    ready.put(("spawned", job.slot, 0))
+async def _spawned_then_go(slot: int, ready: Any, go: Any) -> None:
+    ready.put(("spawned", slot, 0))
     while not go.is_set():
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.005)
+
+
+async def _connected_until_stop(
+    slot: int, res: Any, conns: list[ClientConnection], ready: Any, stop: Any, out: Any
+) -> None:
+    ready.put(("connected", slot, res))
+    while not stop.is_set():
+        await asyncio.sleep(0.1)
+    await close_all(conns, timeout=30)
+    out.put((slot, res))
+
+
+async def _idle(job: IdleJob, ready: Any, go: Any, stop: Any, out: Any) -> None:
+    await _spawned_then_go(job.slot, ready, go)
     res = IdleResult(t_start=monotonic())
     gate = asyncio.Semaphore(job.concurrency)
     conns: list[ClientConnection] = []
@@ -527,11 +541,7 @@ async def _idle(job: IdleJob, ready: Any, go: Any, stop: Any, out: Any) -> None:
 
     await asyncio.gather(*(one(u) for u in job.urls))
     res.t_end = monotonic()
-    ready.put(("connected", job.slot, res))
-    while not stop.is_set():
-        await asyncio.sleep(0.1)
-    await close_all(conns, timeout=30)
-    out.put((job.slot, res))
+    await _connected_until_stop(job.slot, res, conns, ready, stop, out)
 
 
 # -- reconnect storm -------------------------------------------------------------
@@ -561,9 +571,7 @@ def storm_process(job: StormJob, ready: Any, go: Any, stop: Any, out: Any) -> No
 
 
 async def _storm(job: StormJob, ready: Any, go: Any, stop: Any, out: Any) -> None:
-    ready.put(("spawned", job.slot, 0))
-    while not go.is_set():
-        await asyncio.sleep(0.005)
+    await _spawned_then_go(job.slot, ready, go)
     res = StormResult(t_start=monotonic())
     cpu0 = time.process_time()
     gate = asyncio.Semaphore(job.in_flight)
@@ -593,8 +601,4 @@ async def _storm(job: StormJob, ready: Any, go: Any, stop: Any, out: Any) -> Non
 
     await asyncio.gather(*(one(u) for u in job.urls))
     res.cpu = time.process_time() - cpu0
-    ready.put(("connected", job.slot, res))
-    while not stop.is_set():
-        await asyncio.sleep(0.1)
-    await close_all(conns, timeout=30)
-    out.put((job.slot, res))
+    await _connected_until_stop(job.slot, res, conns, ready, stop, out)
