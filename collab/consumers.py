@@ -245,11 +245,13 @@ class DocumentConsumer(BaseConsumer):
         if doc_uuid is not None:
             await hub().join(self.document_id, self)
             self.joined = True
+        # accept at once: in a reconnect storm the read below may wait behind others,
+        # and the servers refuse a handshake left unanswered (daphne after 5 s)
+        await self.accept()
         try:
             document, self.role, version, content = await access.hello_state(self.user, self.document_id)
         except NotFound:
             await self.cleanup()
-            await self.accept()
             anonymous = not getattr(self.user, "is_authenticated", False)
             code = CloseCode.UNAUTHORIZED if anonymous else CloseCode.NOT_FOUND
             error = ErrorCode.UNAUTHORIZED if anonymous else ErrorCode.NOT_FOUND
@@ -266,7 +268,6 @@ class DocumentConsumer(BaseConsumer):
             )
             return
         try:
-            await self.accept()
             await self._say_hello(document, version, content)
             self.opened(self.document_id, self.role)
         except Exception:
