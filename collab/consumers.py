@@ -260,7 +260,6 @@ class DocumentConsumer(BaseConsumer):
             return
         if document.kind != "text":  # a yjs document speaks y-websocket or Hocuspocus
             await self.cleanup()
-            await self.accept()
             await self.close_with(
                 CloseCode.WRONG_KIND,
                 ErrorCode.WRONG_KIND,
