@@ -349,3 +349,6 @@ class SnapshotAdmin(OperationAdmin):
     list_display = ["document", "version", "created_at"]
     list_select_related = ["document"]
     search_fields = ["document__title"]
+
+
+from collab.webhooks import admin as _webhooks_admin  # noqa: E402, F401  (registers the webhook admin)

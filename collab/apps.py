@@ -16,3 +16,4 @@ class CollabConfig(AppConfig):
         log_redaction.install()  # the servers' own log handlers redact credentials too
         from collab import checks, signals  # noqa: F401  (registers checks and receivers)
         from collab.realtime import credentials  # noqa: F401  (closes sockets whose credentials end)
+        from collab.webhooks import receivers  # noqa: F401

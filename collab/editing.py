@@ -43,6 +43,7 @@ from collab.exceptions import CollabError, HistoryUnavailable, NotFound, Version
 from collab.models import Document, Operation, Snapshot
 from collab.ot import Op, apply, diff
 from collab.users import UserInfo, user_info
+from collab.webhooks import outbox as webhook_outbox
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +241,7 @@ def _commit_batch(
             )
             if updated != 1:
                 raise IntegrityError("document version moved during commit")
+            webhook_outbox.document_changed(document.pk, document.version + 1, decided.head.version)
     _remember_seqs(doc_key, rows)
     return [_outcome(d, by_version) for d in decided.decisions]
 
@@ -300,8 +302,9 @@ def replace_content(document: Document, new_text: str, *, user: Any) -> Committe
 
 def create_document(*, owner: Any, title: str, content: str = "", public_role: str = "none") -> Document:
     check_size(content)
-    # the version-0 snapshot is made by a post_save receiver (collab.signals)
-    return Document.objects.create(owner=owner, title=title, content=content, public_role=public_role)
+    # the version-0 snapshot (collab.signals) and the webhook event are made by post_save receivers
+    with transaction.atomic():
+        return Document.objects.create(owner=owner, title=title, content=content, public_role=public_role)
 
 
 def ops_since(

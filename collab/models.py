@@ -150,3 +150,6 @@ class YjsSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.document_id} state at {self.version}"
+
+
+from collab.webhooks.models import WebhookDelivery, WebhookEvent, WebhookSubscription  # noqa: E402, F401

@@ -252,6 +252,26 @@ COLLAB = {
     # "Authorization: Bearer <METRICS_TOKEN>", and to signed-in staff; to nobody else
     "METRICS_ALLOW": os.environ.get("COLLAB_METRICS_ALLOW", ""),
     "METRICS_TOKEN": os.environ.get("COLLAB_METRICS_TOKEN", ""),
+    # webhooks (collab.webhooks): "server" runs a delivery worker thread in every server process;
+    # "off" leaves it to `manage.py collab_webhooks` (a process of its own)
+    "WEBHOOKS_WORKER": os.environ.get("COLLAB_WEBHOOKS_WORKER", "server"),
+    # document.changed: at most one event per document per this many seconds
+    "WEBHOOK_DEBOUNCE": float(os.environ.get("COLLAB_WEBHOOK_DEBOUNCE", "5")),
+    # one attempt's HTTP timeout; retries: backoff from BASE doubling up to MAX (with jitter),
+    # for RETRY_FOR seconds after the delivery was made, then failed
+    "WEBHOOK_TIMEOUT": float(os.environ.get("COLLAB_WEBHOOK_TIMEOUT", "10")),
+    "WEBHOOK_BACKOFF_BASE": float(os.environ.get("COLLAB_WEBHOOK_BACKOFF_BASE", "2")),
+    "WEBHOOK_BACKOFF_MAX": float(os.environ.get("COLLAB_WEBHOOK_BACKOFF_MAX", "3600")),
+    "WEBHOOK_RETRY_FOR": float(os.environ.get("COLLAB_WEBHOOK_RETRY_FOR", str(24 * 3600))),
+    "WEBHOOK_POLL": float(os.environ.get("COLLAB_WEBHOOK_POLL", "1")),
+    "WEBHOOK_CONCURRENCY": env_int("COLLAB_WEBHOOK_CONCURRENCY", 4),
+    # the document's text goes in created/changed payloads up to this many characters (0: never)
+    "WEBHOOK_CONTENT_CHARS": env_int("COLLAB_WEBHOOK_CONTENT_CHARS", 100_000),
+    # links in payloads: absolute with this base (e.g. https://collab.example.com), else paths
+    "WEBHOOK_BASE_URL": os.environ.get("COLLAB_WEBHOOK_BASE_URL", ""),
+    # URLs on private, loopback or link-local addresses are refused unless this is on
+    "WEBHOOK_ALLOW_PRIVATE": env_bool("COLLAB_WEBHOOK_ALLOW_PRIVATE", False),
+    "WEBHOOK_KEEP_DAYS": float(os.environ.get("COLLAB_WEBHOOK_KEEP_DAYS", "7")),
 }
 
 # Credentials never reach a log: the filter redacts token=, ticket=, session cookies and

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from rest_framework.authtoken.models import Token
@@ -25,6 +26,9 @@ from tests.support.publications import Publication, recording
 from tests.support.services import postgres_url_or_skip, redis_url_or_skip
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+# no webhook worker thread in the test process (importing project.asgi would start one);
+# live servers run theirs, tests/test_webhooks*.py drive the worker themselves
+settings.COLLAB["WEBHOOKS_WORKER"] = "off"
 
 
 @pytest.fixture(autouse=True)

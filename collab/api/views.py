@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -152,7 +153,8 @@ class DocumentViewSet(
         if fields:
             for key, value in fields.items():
                 setattr(document, key, value)
-            document.save(update_fields=[*fields, "updated_at"])
+            with transaction.atomic():  # with its webhook event
+                document.save(update_fields=[*fields, "updated_at"])
         document.refresh_from_db()
         return self.represent(document, access.role_for(request.user, document))
 
@@ -266,6 +268,7 @@ class DocumentViewSet(
     @extend_schema(methods=["GET"], responses=s.MembershipSerializer(many=True))
     @extend_schema(methods=["POST"], request=s.MemberAddSerializer, responses={201: s.MembershipSerializer})
     @action(detail=True, methods=["get", "post"], pagination_class=None)
+    @transaction.atomic  # a membership and its webhook event commit together
     def members(self, request: Request, pk: str | None = None) -> Response:
         document, role = self.document()
         if request.method == "GET":
@@ -285,6 +288,7 @@ class DocumentViewSet(
     @extend_schema(methods=["PATCH"], request=s.MemberRoleSerializer, responses=s.MembershipSerializer)
     @extend_schema(methods=["DELETE"], responses={204: None})
     @action(detail=True, methods=["patch", "delete"], url_path=r"members/(?P<username>[^/]+)")
+    @transaction.atomic
     def member(self, request: Request, pk: str | None = None, username: str = "") -> Response:
         document, role = self.document()
         self.require(role, "own", "manage members")

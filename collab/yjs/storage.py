@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from collab.exceptions import NotFound
 from collab.models import Document, Kind, YjsSnapshot, YjsUpdate
+from collab.webhooks import outbox as webhook_outbox
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +179,7 @@ def append(document_id: Any, updates: Sequence[Incoming], *, known: int | None =
         updated = Document.objects.filter(pk=document.pk, version=base).update(version=last, updated_at=now)
         if updated != 1:
             raise IntegrityError("document version moved during append")
+        webhook_outbox.document_changed(document.pk, base + 1, last)
         snap_version = (
             YjsSnapshot.objects.filter(document_id=document.pk)
             .order_by("-version")
