@@ -1,8 +1,15 @@
 """``role_for(user, document)``: the one place roles are decided.
 
-A user's role is the higher of their membership and the document's
-``public_role``; the owner is always ``owner``. Anonymous users get
-``public_role``. A document the requester cannot read does not exist for them::
+Roles come from the permission policy, ``COLLAB["PERMISSION_POLICY"]``: a
+callable ``(user, document) -> role`` (``"owner"``, ``"editor"``, ``"viewer"``
+or ``"none"``) that REST, the pages and every WebSocket endpoint ask alike.
+The default, ``default_policy``: a user's role is the higher of their
+membership and the document's ``public_role``; the owner is always ``owner``;
+anonymous users get ``public_role``. A host replaces it with its own rules (and
+may call ``default_policy`` inside them); when its data behind a role changes,
+it calls ``roles_changed(document)`` and live connections re-check at once.
+
+A document the requester cannot read does not exist for them::
 
     document, role = resolve(request.user, document_id)   # raises NotFound
     if not can_edit(role): raise Forbidden(...)
@@ -15,24 +22,34 @@ document that arrive together (a reconnect storm). The cache
 (Redis with ``REDIS_URL``: shared by every process) holds a document's owner
 and ``public_role`` and each (document, user) membership role; the receivers
 in ``collab.signals`` forget them when a document or membership is saved or
-deleted, at once and again after the commit.
+deleted, at once and again after the commit. A host policy is asked on every
+handshake instead (the cache holds the default policy's inputs only).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 import weakref
+from collections.abc import Callable, Iterable
+from functools import lru_cache
 from typing import Any
 
 from channels.db import database_sync_to_async
-from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.utils.module_loading import import_string
 
+from collab.conf import collab_settings
 from collab.exceptions import NotFound
 from collab.models import ROLE_RANK, Document, Membership, Role
+from collab.realtime.events import AccessChanged
+from collab.realtime.hub import hub
+
+log = logging.getLogger(__name__)
+Policy = Callable[[Any, Document], str]
 
 
 def _rank(role: str) -> int:
@@ -55,13 +72,71 @@ def _role(user: Any, owner_id: Any, public_role: str, member_role: str | None) -
     return higher(member_role or Role.NONE.value, public_role)
 
 
-def role_for(user: Any, document: Document) -> str:
+def default_policy(user: Any, document: Document) -> str:
+    """Memberships and ``public_role`` (the owner is ``owner``): the default permission policy."""
     member_role = None
     if _signed_in(user) and document.owner_id != user.pk:
         member_role = (
             Membership.objects.filter(document=document, user=user).values_list("role", flat=True).first()
         )
     return _role(user, document.owner_id, str(document.public_role), member_role)
+
+
+@lru_cache(maxsize=8)
+def _imported(path: str) -> Policy:
+    return import_string(path)  # type: ignore[no-any-return]
+
+
+def policy() -> Policy:
+    """The permission policy in force (``COLLAB["PERMISSION_POLICY"]``, read at call time)."""
+    configured = collab_settings["PERMISSION_POLICY"]
+    return _imported(configured) if isinstance(configured, str) else configured  # type: ignore[no-any-return]
+
+
+def custom_policy() -> bool:
+    return policy() is not default_policy
+
+
+def role_for(user: Any, document: Document) -> str:
+    """The user's role on the document, from the permission policy."""
+    role = policy()(user, document)
+    if role not in Role.values:
+        log.warning("permission policy answered %r for document %s; treated as 'none'", role, document.pk)
+        return Role.NONE.value
+    return str(role)
+
+
+def roles_for(user: Any, documents: Iterable[Document]) -> dict[Any, str]:
+    """``role_for`` of each document, by pk (the default policy in one query)."""
+    documents = list(documents)
+    if custom_policy():
+        return {d.pk: role_for(user, d) for d in documents}
+    members: dict[Any, str] = {}
+    if _signed_in(user):
+        members = dict(
+            Membership.objects.filter(user=user, document__in=documents).values_list("document_id", "role")
+        )
+    return {d.pk: _role(user, d.owner_id, str(d.public_role), members.get(d.pk)) for d in documents}
+
+
+def listed(user: Any) -> QuerySet[Document]:
+    """The documents a user's lists show: owned or shared with them (and, under a host's policy,
+    only those it lets them read)."""
+    documents = Document.objects.filter(Q(owner=user) | Q(memberships__user=user)).distinct()
+    if custom_policy():
+        readable = [d.pk for d in documents.select_related("owner") if can_read(role_for(user, d))]
+        documents = Document.objects.filter(pk__in=readable)
+    return documents
+
+
+def roles_changed(document: Document | Any) -> None:
+    """Tell collab that roles on ``document`` (or its id) may have changed (call it from the host's
+    own code or signals): after the current transaction commits, every live connection to it, on
+    every process, asks the policy again; a reader who lost access is closed with 4403 and a
+    changed role is announced."""
+    document_id = str(getattr(document, "pk", document))
+    forget_document(document_id)
+    transaction.on_commit(lambda: hub().publish_from_sync(document_id, AccessChanged(document_id)))
 
 
 def can_read(role: str) -> bool:
@@ -112,13 +187,22 @@ def resolve_cached(user: Any, document_id: Any) -> tuple[Document, str]:
     return outcome
 
 
+def _resolved_or_not_found(user: Any, document_id: Any) -> tuple[Document, str] | NotFound:
+    try:
+        return resolve(user, document_id)
+    except NotFound as exc:
+        return exc
+
+
 def resolve_many(users: list[Any], document_id: Any) -> list[tuple[Document, str] | NotFound]:
     """``resolve_cached`` for several users of one document: one document query for all of them.
 
     Memberships not in the cache come in the same query (one user) or in one
     more (several); a document every one of them is refused from the cache
-    needs no query at all.
+    needs no query at all. A host's permission policy is asked for each user instead (no cache).
     """
+    if custom_policy():
+        return [_resolved_or_not_found(user, document_id) for user in users]
     doc_uuid = parse_document_id(document_id)
     if doc_uuid is None:
         return [NotFound("No such document.") for _ in users]
@@ -147,7 +231,7 @@ def resolve_many(users: list[Any], document_id: Any) -> list[tuple[Document, str
         rows = Membership.objects.filter(document=document, user__in=missing).values_list("user_id", "role")
         members.update({pk: "" for pk in missing} | dict(rows))
     fresh.update({member_keys[pk]: members[pk] for pk in missing})
-    cache.set_many(fresh, int(settings.COLLAB.get("AUTH_CACHE_SECONDS", 300)))
+    cache.set_many(fresh, int(collab_settings["AUTH_CACHE_SECONDS"]))
     out: list[tuple[Document, str] | NotFound] = []
     for user in users:
         role = _role(

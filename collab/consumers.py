@@ -22,10 +22,10 @@ from typing import Any
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.conf import settings
 from django.utils import timezone
 
 from collab import access, editing
+from collab.conf import collab_settings
 from collab.connection_log import Tracked
 from collab.delivery import Outbox
 from collab.exceptions import CollabError, NotFound
@@ -135,7 +135,7 @@ class BaseConsumer(Tracked, AsyncWebsocketConsumer):  # type: ignore[misc]
         await handler(message)
 
     def setup_limits(self) -> None:
-        cfg = settings.COLLAB
+        cfg = collab_settings
         self.max_bytes = int(cfg["MAX_MESSAGE_BYTES"])
         self.bucket = TokenBucket(float(cfg["RATE_PER_SECOND"]), float(cfg["RATE_BURST"]))
         self.rate_strikes = Strikes(int(cfg["RATE_ABUSE_LIMIT"]), float(cfg["RATE_ABUSE_WINDOW"]))

@@ -26,9 +26,9 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 
 from channels.db import database_sync_to_async
-from django.conf import settings
 
 from collab import editing, metrics
+from collab.conf import collab_settings
 from collab.exceptions import CollabError
 from collab.protocol import CloseCode, ErrorCode, MessageType, dumps
 from collab.realtime.frames import ack_frame, error_frame, op_frame, ops_frame
@@ -104,7 +104,7 @@ class Outbox:
         self.task: asyncio.Task[None] | None = None
         self.closed = False
         self.paused = True  # until ``start()``: hello goes out first
-        cfg = settings.COLLAB
+        cfg = collab_settings
         self.high = int(cfg["SLOW_CLIENT_BUFFER_BYTES"])
         self.timeout = float(cfg["SLOW_CLIENT_TIMEOUT"])
 

@@ -32,13 +32,13 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
 from collab import commit_plan, metrics
+from collab.conf import collab_settings
 from collab.exceptions import CollabError, HistoryUnavailable, NotFound, VersionAhead
 from collab.models import Document, Operation, Snapshot
 from collab.ot import Op, apply, diff
@@ -103,7 +103,7 @@ def fresh(outcomes: Sequence[Outcome]) -> list[CommittedOp]:
 
 
 def limits() -> dict[str, int]:
-    cfg = settings.COLLAB
+    cfg = collab_settings
     return {
         "max_message_bytes": int(cfg["MAX_MESSAGE_BYTES"]),
         "max_document_chars": int(cfg["MAX_DOCUMENT_CHARS"]),
@@ -188,7 +188,7 @@ def _commit_batch(
     trust_cache: bool,
 ) -> list[Outcome]:
     """Lock, read what the plan needs, plan, persist: one transaction."""
-    cfg = settings.COLLAB
+    cfg = collab_settings
     with transaction.atomic():
         document = _locked_document(document_id)
         doc_key = str(document.pk)
@@ -328,7 +328,7 @@ def sync_ops(document_id: Any, since: int) -> tuple[int, list[CommittedOp]]:
         raise NotFound("No such document.")
     if since > current:
         raise VersionAhead(f"Version {since} is beyond the document's current version {current}.")
-    if since < 0 or current - since > int(settings.COLLAB["SYNC_MAX_OPS"]):
+    if since < 0 or current - since > int(collab_settings["SYNC_MAX_OPS"]):
         raise HistoryUnavailable(
             f"The history after version {since} is too long to send; reconnect to get a fresh copy."
         )

@@ -15,9 +15,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from channels.db import database_sync_to_async
-from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+
+from collab.conf import collab_settings, redis_url
 
 
 async def healthz(request: HttpRequest) -> JsonResponse:
@@ -33,10 +34,8 @@ def _database() -> None:
 async def _redis() -> None:
     import redis.asyncio
 
-    timeout = float(settings.COLLAB["READY_TIMEOUT"])
-    client = redis.asyncio.Redis.from_url(
-        settings.REDIS_URL, socket_timeout=timeout, socket_connect_timeout=timeout
-    )
+    timeout = float(collab_settings["READY_TIMEOUT"])
+    client = redis.asyncio.Redis.from_url(redis_url(), socket_timeout=timeout, socket_connect_timeout=timeout)
     try:
         await client.ping()
     finally:
@@ -54,9 +53,9 @@ async def _outcome(check: Callable[[], Awaitable[None]], timeout: float) -> str:
 
 
 async def readyz(request: HttpRequest) -> JsonResponse:
-    timeout = float(settings.COLLAB["READY_TIMEOUT"])
+    timeout = float(collab_settings["READY_TIMEOUT"])
     checks: dict[str, Callable[[], Awaitable[None]]] = {"database": _database}
-    if settings.REDIS_URL:
+    if redis_url():
         checks["redis"] = _redis
     outcomes = await asyncio.gather(*(_outcome(check, timeout) for check in checks.values()))
     report = dict(zip(checks, outcomes, strict=True))

@@ -22,12 +22,12 @@ import os
 import re
 from functools import cache
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 
 from collab import metrics
 from collab.access import parse_document_id
+from collab.conf import collab_settings
 from collab.presence import registry
 from collab.realtime.hub import hub
 
@@ -44,7 +44,7 @@ def _networks(spec: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network,
 
 def allowed_scraper(request: HttpRequest) -> bool:
     """Does the request carry the bearer token, or come from an allowed address?"""
-    cfg = settings.COLLAB
+    cfg = collab_settings
     token = str(cfg.get("METRICS_TOKEN") or "")
     header = request.META.get("HTTP_AUTHORIZATION", "")
     if token and header.startswith("Bearer ") and hmac.compare_digest(header[7:].strip(), token):

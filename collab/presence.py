@@ -37,6 +37,8 @@ from typing import Any
 
 from django.conf import settings
 
+from collab.conf import collab_settings, redis_url
+
 Entry = dict[str, Any]
 Clock = Callable[[], float]
 
@@ -268,10 +270,10 @@ def registry() -> PresenceRegistry:
     global _registry
     with _lock:
         if _registry is None:
-            ttl = float(settings.COLLAB["PRESENCE_TTL"])
-            if settings.REDIS_URL:
+            ttl = float(collab_settings["PRESENCE_TTL"])
+            if redis_url():
                 prefix = settings.CACHES["default"].get("KEY_PREFIX", "collab")
-                _registry = RedisPresence(settings.REDIS_URL, ttl, prefix=prefix)
+                _registry = RedisPresence(redis_url(), ttl, prefix=prefix)
             else:
                 _registry = LocalPresence(ttl)
         return _registry

@@ -23,16 +23,17 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.db import transaction
 
+from collab.conf import collab_settings
+
 
 def _ttl() -> int:
-    return int(settings.COLLAB.get("AUTH_CACHE_SECONDS", 300))
+    return int(collab_settings["AUTH_CACHE_SECONDS"])
 
 
 def token_key(key: str) -> str:

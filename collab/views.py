@@ -20,14 +20,13 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.contrib.staticfiles.views import serve as staticfiles_serve
 from django.core.exceptions import SuspiciousFileOperation
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
 from collab import access
 from collab.exceptions import NotFound
-from collab.models import Document, Kind, Membership
+from collab.models import Document, Kind
 from collab.users import user_info
 
 STATIC_DIR = Path(__file__).resolve().parent / "static" / "collab"
@@ -40,23 +39,10 @@ def document_list(request: HttpRequest) -> HttpResponse:
     """The signed-in user's documents (owned or shared with them), newest first."""
     user = request.user
     documents = list(
-        Document.objects.select_related("owner")
-        .filter(Q(owner=user) | Q(memberships__user=user))
-        .distinct()
-        .order_by("-updated_at", "-created_at")[:LIST_LIMIT]
+        access.listed(user).select_related("owner").order_by("-updated_at", "-created_at")[:LIST_LIMIT]
     )
-    member_roles = dict(
-        Membership.objects.filter(user=user, document__in=documents).values_list("document_id", "role")
-    )
-    rows = [
-        {
-            "document": d,
-            "role": "owner"
-            if d.owner_id == user.pk
-            else access.higher(member_roles.get(d.pk, "none"), d.public_role),
-        }
-        for d in documents
-    ]
+    roles = access.roles_for(user, documents)
+    rows = [{"document": d, "role": roles[d.pk]} for d in documents]
     config = {
         "documents": [str(d.pk) for d in documents],
         "apiUrl": "/api/documents/",

@@ -17,6 +17,8 @@ from typing import Any
 
 import dj_database_url
 
+from collab.conf import DEFAULTS as COLLAB_DEFAULTS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -206,72 +208,21 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# --- collab limits (announced to clients in hello.limits) --------------------
-COLLAB = {
-    "MAX_MESSAGE_BYTES": env_int("COLLAB_MAX_MESSAGE_BYTES", 262144),
-    "MAX_DOCUMENT_CHARS": env_int("COLLAB_MAX_DOCUMENT_CHARS", 1_000_000),
-    # yjs documents: the largest stored state (bytes of the merged Yjs update)
-    "MAX_DOCUMENT_BYTES": env_int("COLLAB_MAX_DOCUMENT_BYTES", 8 * 1024 * 1024),
-    # yjs documents: updates are merged into a snapshot every this many updates or bytes
-    "YJS_COMPACT_EVERY": env_int("COLLAB_YJS_COMPACT_EVERY", 200),
-    "YJS_COMPACT_BYTES": env_int("COLLAB_YJS_COMPACT_BYTES", 1024 * 1024),
-    # yjs documents: a live document is unloaded this many seconds after its last connection left
-    "YJS_UNLOAD_GRACE": float(os.environ.get("COLLAB_YJS_UNLOAD_GRACE", "10")),
-    # yjs documents: a live document checks the database for updates it missed this often (seconds)
-    "YJS_RESYNC_INTERVAL": float(os.environ.get("COLLAB_YJS_RESYNC_INTERVAL", "5")),
-    # token bucket per connection: sustained rate and burst (messages)
-    "RATE_PER_SECOND": env_int("COLLAB_RATE_PER_SECOND", 500),
-    "RATE_BURST": env_int("COLLAB_RATE_BURST", 2000),
-    # this many rate-limited messages within RATE_ABUSE_WINDOW seconds closes 4429
-    "RATE_ABUSE_LIMIT": env_int("COLLAB_RATE_ABUSE_LIMIT", 200),
-    "RATE_ABUSE_WINDOW": env_int("COLLAB_RATE_ABUSE_WINDOW", 10),
-    # this many invalid messages within INVALID_WINDOW seconds closes 4400
-    "INVALID_LIMIT": env_int("COLLAB_INVALID_LIMIT", 50),
-    "INVALID_WINDOW": env_int("COLLAB_INVALID_WINDOW", 60),
-    # a snapshot of the text is stored every SNAPSHOT_EVERY versions
-    "SNAPSHOT_EVERY": env_int("COLLAB_SNAPSHOT_EVERY", 100),
-    # a sync further behind than this answers history_unavailable
-    "SYNC_MAX_OPS": env_int("COLLAB_SYNC_MAX_OPS", 10000),
-    # slow clients: bytes buffered for a connection before it is "behind",
-    # and how long it may stay behind before it is closed with 4408
-    "SLOW_CLIENT_BUFFER_BYTES": env_int("COLLAB_SLOW_CLIENT_BUFFER_BYTES", 1024 * 1024),
-    "SLOW_CLIENT_TIMEOUT": float(os.environ.get("COLLAB_SLOW_CLIENT_TIMEOUT", "10")),
-    # edits committed together in one transaction at most
-    "GROUP_COMMIT_MAX": env_int("COLLAB_GROUP_COMMIT_MAX", 64),
-    # handshakes: how long a token's user and a member's role stay cached (seconds);
-    # saves and deletes forget them at once, QuerySet.update() only after this
-    "AUTH_CACHE_SECONDS": env_int("COLLAB_AUTH_CACHE_SECONDS", 300),
-    # presence: lease length and heartbeat (seconds)
-    "PRESENCE_TTL": env_int("COLLAB_PRESENCE_TTL", 30),
-    "PRESENCE_HEARTBEAT": env_int("COLLAB_PRESENCE_HEARTBEAT", 10),
-    # with REDIS_URL: seconds between the Redis health checks of each process (outage and
-    # restart detection, collab.realtime.recovery), and how long /readyz waits for each service
-    "HEALTH_INTERVAL": float(os.environ.get("COLLAB_HEALTH_INTERVAL", "1")),
-    "READY_TIMEOUT": float(os.environ.get("COLLAB_READY_TIMEOUT", "2")),
-    # /metrics: served to these addresses or networks (comma-separated), to requests with
-    # "Authorization: Bearer <METRICS_TOKEN>", and to signed-in staff; to nobody else
-    "METRICS_ALLOW": os.environ.get("COLLAB_METRICS_ALLOW", ""),
-    "METRICS_TOKEN": os.environ.get("COLLAB_METRICS_TOKEN", ""),
-    # webhooks (collab.webhooks): "server" runs a delivery worker thread in every server process;
-    # "off" leaves it to `manage.py collab_webhooks` (a process of its own)
-    "WEBHOOKS_WORKER": os.environ.get("COLLAB_WEBHOOKS_WORKER", "server"),
-    # document.changed: at most one event per document per this many seconds
-    "WEBHOOK_DEBOUNCE": float(os.environ.get("COLLAB_WEBHOOK_DEBOUNCE", "5")),
-    # one attempt's HTTP timeout; retries: backoff from BASE doubling up to MAX (with jitter),
-    # for RETRY_FOR seconds after the delivery was made, then failed
-    "WEBHOOK_TIMEOUT": float(os.environ.get("COLLAB_WEBHOOK_TIMEOUT", "10")),
-    "WEBHOOK_BACKOFF_BASE": float(os.environ.get("COLLAB_WEBHOOK_BACKOFF_BASE", "2")),
-    "WEBHOOK_BACKOFF_MAX": float(os.environ.get("COLLAB_WEBHOOK_BACKOFF_MAX", "3600")),
-    "WEBHOOK_RETRY_FOR": float(os.environ.get("COLLAB_WEBHOOK_RETRY_FOR", str(24 * 3600))),
-    "WEBHOOK_POLL": float(os.environ.get("COLLAB_WEBHOOK_POLL", "1")),
-    "WEBHOOK_CONCURRENCY": env_int("COLLAB_WEBHOOK_CONCURRENCY", 4),
-    # the document's text goes in created/changed payloads up to this many characters (0: never)
-    "WEBHOOK_CONTENT_CHARS": env_int("COLLAB_WEBHOOK_CONTENT_CHARS", 100_000),
-    # links in payloads: absolute with this base (e.g. https://collab.example.com), else paths
-    "WEBHOOK_BASE_URL": os.environ.get("COLLAB_WEBHOOK_BASE_URL", ""),
-    # URLs on private, loopback or link-local addresses are refused unless this is on
-    "WEBHOOK_ALLOW_PRIVATE": env_bool("COLLAB_WEBHOOK_ALLOW_PRIVATE", False),
-    "WEBHOOK_KEEP_DAYS": float(os.environ.get("COLLAB_WEBHOOK_KEEP_DAYS", "7")),
+# --- collab -----------------------------------------------------------------
+# The app's defaults live in collab/conf.py (docs/integration.md has the table); this project
+# changes a setting X only when the environment sets COLLAB_X.
+COLLAB: dict[str, Any] = {
+    name: (
+        env_bool(f"COLLAB_{name}", default)
+        if isinstance(default, bool)
+        else int(raw)
+        if isinstance(default, int)
+        else float(raw)
+        if isinstance(default, float)
+        else raw
+    )
+    for name, default in COLLAB_DEFAULTS.items()
+    if name != "REDIS_URL" and (raw := os.environ.get(f"COLLAB_{name}", ""))
 }
 
 # Credentials never reach a log: the filter redacts token=, ticket=, session cookies and

@@ -24,7 +24,10 @@ def test_readyz_is_200_when_the_database_answers(client: Client) -> None:
 
 
 def test_readyz_is_503_naming_redis_when_it_does_not_answer(client: Client, settings: Any) -> None:
-    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    settings.COLLAB = {
+        **settings.COLLAB,
+        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+    }  # nothing listens
     response = client.get("/readyz")
     assert response.status_code == 503
     body = response.json()
@@ -33,7 +36,7 @@ def test_readyz_is_503_naming_redis_when_it_does_not_answer(client: Client, sett
 
 
 def test_readyz_is_200_with_a_redis_that_answers(client: Client, settings: Any, redis_url: str) -> None:
-    settings.REDIS_URL = redis_url
+    settings.COLLAB = {**settings.COLLAB, "REDIS_URL": redis_url}
     response = client.get("/readyz")
     assert response.status_code == 200 and response.json()["checks"] == {"database": "ok", "redis": "ok"}
 

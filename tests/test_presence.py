@@ -13,6 +13,7 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 
+from collab.conf import collab_settings
 from collab.presence import LocalPresence, PresenceRegistry, RedisPresence, registry
 from project.asgi import application
 from tests.test_consumers import add_member, edit, join, new_doc, token_of
@@ -128,7 +129,7 @@ def test_a_lease_is_announced_by_exactly_one_sweeper(backend: Any) -> None:
 
 def test_registry_matches_settings(settings: Any) -> None:
     assert isinstance(registry(), LocalPresence)  # no REDIS_URL in the test settings
-    ttl, beat = settings.COLLAB["PRESENCE_TTL"], settings.COLLAB["PRESENCE_HEARTBEAT"]
+    ttl, beat = collab_settings["PRESENCE_TTL"], collab_settings["PRESENCE_HEARTBEAT"]
     assert ttl + beat <= 60  # a dead process's sessions leave within 60 s
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -62,11 +62,7 @@ class DocumentViewSet(
 
     def get_queryset(self) -> QuerySet[Document]:
         user = self.request.user
-        qs = (
-            Document.objects.select_related("owner")
-            .filter(Q(owner=user) | Q(memberships__user=user))
-            .distinct()
-        )
+        qs = access.listed(user).select_related("owner")
         search = self.request.query_params.get("search", "").strip()
         if search:
             qs = qs.filter(title__icontains=search)
@@ -115,7 +111,7 @@ class DocumentViewSet(
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         docs = list(page) if page is not None else []
-        roles = {d.pk: access.role_for(request.user, d) for d in docs}
+        roles = access.roles_for(request.user, docs)
         data = s.DocumentSerializer(docs, many=True, context={"roles": roles}).data
         return self.get_paginated_response(data)
 

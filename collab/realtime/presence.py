@@ -19,9 +19,8 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from django.conf import settings
-
 from collab.access import parse_document_id
+from collab.conf import collab_settings
 from collab.presence import Entry, LocalPresence, registry
 from collab.realtime.events import PresenceChanged
 from collab.realtime.hub import hub
@@ -87,7 +86,7 @@ async def sweep_once() -> None:
 
 async def sweep_forever() -> None:
     while True:
-        await asyncio.sleep(float(settings.COLLAB["PRESENCE_HEARTBEAT"]))
+        await asyncio.sleep(float(collab_settings["PRESENCE_HEARTBEAT"]))
         try:
             await sweep_once()
         except Exception:

@@ -33,6 +33,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from collab.access import parse_document_id
+from collab.conf import collab_settings, redis_url
 from collab.models import Document
 from collab.realtime.events import PROCESS_ID, Resync
 from collab.realtime.hub import hub
@@ -134,11 +135,11 @@ class Monitor:
 
 def monitor() -> Monitor | None:
     """A monitor for this process's Redis, or None without ``REDIS_URL``."""
-    if not settings.REDIS_URL:
+    if not redis_url():
         return None
-    cfg = settings.COLLAB
+    cfg = collab_settings
     return Monitor(
-        settings.REDIS_URL,
+        redis_url(),
         settings.CACHES["default"].get("KEY_PREFIX", "collab"),
         float(cfg["HEALTH_INTERVAL"]),
         float(cfg["READY_TIMEOUT"]),

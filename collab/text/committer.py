@@ -17,9 +17,9 @@ from __future__ import annotations
 import asyncio
 
 from channels.db import database_sync_to_async
-from django.conf import settings
 
 from collab import editing
+from collab.conf import collab_settings
 from collab.editing import EditRequest, Outcome
 from collab.realtime.hub import hub
 from collab.text.events import OpsCommitted
@@ -46,7 +46,7 @@ class Committer:
         return await self.enqueue(request)
 
     async def _drain(self) -> None:
-        limit = int(settings.COLLAB["GROUP_COMMIT_MAX"])
+        limit = int(collab_settings["GROUP_COMMIT_MAX"])
         try:
             while self.queue:
                 batch, self.queue = self.queue[:limit], self.queue[limit:]

@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from collab.conf import collab_settings
 from collab.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEvent, WebhookSubscription
 
 
@@ -53,7 +53,7 @@ class WebhookEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 @admin.action(description="Retry now (a fresh retry window)")
 def retry_now(modeladmin: Any, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
     now = timezone.now()
-    window = timedelta(seconds=float(settings.COLLAB["WEBHOOK_RETRY_FOR"]))
+    window = timedelta(seconds=float(collab_settings["WEBHOOK_RETRY_FOR"]))
     count = queryset.exclude(status=DeliveryStatus.DELIVERED).update(
         status=DeliveryStatus.PENDING, next_attempt_at=now, give_up_at=now + window, leased_until=None
     )

@@ -25,10 +25,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from collab.conf import collab_settings
 from collab.webhooks.models import EventType, WebhookEvent, WebhookSubscription
 
 _checked_at = -1e9
@@ -56,7 +56,7 @@ def listening() -> bool:
 
 
 def _debounce() -> timedelta:
-    return timedelta(seconds=float(settings.COLLAB["WEBHOOK_DEBOUNCE"]))
+    return timedelta(seconds=float(collab_settings["WEBHOOK_DEBOUNCE"]))
 
 
 def _wake() -> None:

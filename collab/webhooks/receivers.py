@@ -11,10 +11,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from django.conf import settings
 from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
+from collab.conf import collab_settings
 from collab.models import Document, Kind, Membership, Role
 from collab.webhooks import outbox
 from collab.webhooks.models import EventType, WebhookSubscription
@@ -44,7 +44,7 @@ def _document_saved(sender: Any, instance: Document, created: bool, **kwargs: An
     if created:
         data: dict[str, Any] = {"document": document_data(instance)}
         if instance.kind == Kind.TEXT and len(instance.content) <= int(
-            settings.COLLAB["WEBHOOK_CONTENT_CHARS"]
+            collab_settings["WEBHOOK_CONTENT_CHARS"]
         ):
             data["content"] = instance.content  # as created (a yjs document's text is in its first state)
         outbox.record(EventType.DOCUMENT_CREATED, instance.pk, data)

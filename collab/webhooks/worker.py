@@ -40,12 +40,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from collab import metrics
+from collab.conf import collab_settings
 from collab.models import Document, Kind
 from collab.webhooks import outbox
 from collab.webhooks.models import (
@@ -64,7 +64,7 @@ CLEANUP_EVERY = 3600.0
 
 
 def cfg(name: str) -> Any:
-    return settings.COLLAB[name]
+    return collab_settings[name]
 
 
 # -- dispatch ------------------------------------------------------------------------------

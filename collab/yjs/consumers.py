@@ -21,12 +21,12 @@ from collections import deque
 from typing import Any
 
 from channels.db import database_sync_to_async
-from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
 from collab import access
 from collab.codes import CloseCode
+from collab.conf import collab_settings
 from collab.consumers import BaseConsumer, _role_now
 from collab.exceptions import NotFound
 from collab.middleware import user_for_token
@@ -106,7 +106,7 @@ class BinarySocket(BaseConsumer):
 
     def _check_backlog(self) -> None:
         buffered = self.sink.buffered()
-        if buffered is not None and buffered > 8 * int(settings.COLLAB["SLOW_CLIENT_BUFFER_BYTES"]):
+        if buffered is not None and buffered > 8 * int(collab_settings["SLOW_CLIENT_BUFFER_BYTES"]):
             self.abandon(TOO_SLOW)
 
     async def _drain_bytes(self) -> None:

@@ -17,9 +17,9 @@ from collections import OrderedDict
 from typing import Any
 
 import pycrdt
-from django.conf import settings
 from django.db import transaction
 
+from collab.conf import collab_settings
 from collab.exceptions import CollabError, DocumentTooLarge
 from collab.models import Document, Kind, YjsSnapshot
 from collab.ot import diff
@@ -51,7 +51,7 @@ def _doc(parts: Parts) -> pycrdt.Doc:
 
 
 def _check_size(state: bytes) -> None:
-    maximum = int(settings.COLLAB["MAX_DOCUMENT_BYTES"])
+    maximum = int(collab_settings["MAX_DOCUMENT_BYTES"])
     if len(state) > maximum:
         raise DocumentTooLarge(f"The document would take {len(state)} bytes; at most {maximum} are allowed.")
 

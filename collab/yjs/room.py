@@ -35,8 +35,8 @@ from typing import Any, Protocol, TypeVar
 
 import pycrdt
 from channels.db import database_sync_to_async
-from django.conf import settings
 
+from collab.conf import collab_settings
 from collab.realtime.events import Event
 from collab.yjs import codec, storage
 from collab.yjs.awareness import AwarenessTable
@@ -110,7 +110,7 @@ class Room:
     async def _watch_database(self) -> None:
         """Every ``YJS_RESYNC_INTERVAL`` seconds, catch up with what other processes stored that
         this one did not hear of (the channel layer may drop a message; the database never does)."""
-        interval = float(settings.COLLAB["YJS_RESYNC_INTERVAL"])
+        interval = float(collab_settings["YJS_RESYNC_INTERVAL"])
         while not self.broken:
             await asyncio.sleep(interval)
             try:
@@ -175,7 +175,7 @@ class Room:
 
     # -- writing ----------------------------------------------------------------
     def _check_size(self, update: bytes) -> None:
-        maximum = int(settings.COLLAB["MAX_DOCUMENT_BYTES"])
+        maximum = int(collab_settings["MAX_DOCUMENT_BYTES"])
         if self.size + len(update) <= maximum:
             return
         try:
@@ -221,7 +221,7 @@ class Room:
         return await self.offer(update, user=user, session=session)
 
     async def _drain(self) -> None:
-        limit = int(settings.COLLAB["GROUP_COMMIT_MAX"])
+        limit = int(collab_settings["GROUP_COMMIT_MAX"])
         try:
             while self._queue and not self.broken:
                 batch, self._queue = self._queue[:limit], self._queue[limit:]
@@ -352,7 +352,7 @@ class Room:
         self.peers.discard(peer)
         self.drop_session(peer.session)
         if not self.peers and not self.broken:
-            grace = float(settings.COLLAB["YJS_UNLOAD_GRACE"])
+            grace = float(collab_settings["YJS_UNLOAD_GRACE"])
             self._unload = asyncio.get_running_loop().call_later(grace, self._unload_if_idle)
 
     def _unload_if_idle(self) -> None:

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pycrdt
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.db.models.functions import Length
 from django.utils import timezone
 
+from collab.conf import collab_settings
 from collab.exceptions import NotFound
 from collab.models import Document, Kind, YjsSnapshot, YjsUpdate
 from collab.webhooks import outbox as webhook_outbox
@@ -67,7 +67,7 @@ class Appended:
 
 
 def limits() -> dict[str, int]:
-    cfg = settings.COLLAB
+    cfg = collab_settings
     return {
         "max_message_bytes": int(cfg["MAX_MESSAGE_BYTES"]),
         "max_document_bytes": int(cfg["MAX_DOCUMENT_BYTES"]),
@@ -233,7 +233,7 @@ def compact(document_id: Any) -> int | None:
 
 
 def should_compact(since_snapshot: int, bytes_since: int) -> bool:
-    cfg = settings.COLLAB
+    cfg = collab_settings
     return since_snapshot >= int(cfg["YJS_COMPACT_EVERY"]) or bytes_since >= int(cfg["YJS_COMPACT_BYTES"])
 
 
