@@ -187,7 +187,7 @@ class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def snapshot_link(self, obj: Document) -> SafeString:
         if not obj.pk:
             return format_html("{}", "-")
-        url = reverse("document-snapshot", args=[obj.pk])
+        url = reverse("collab_api:document-snapshot", args=[obj.pk])
         return format_html('<a href="{}">text at the current version</a> (add ?version=N)', url)
 
     @admin.display(description="history")

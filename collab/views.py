@@ -53,7 +53,10 @@ def document_list(request: HttpRequest) -> HttpResponse:
 
 def _access_config(document: Document) -> dict[str, str]:
     """What the sharing sidebar (share.js) needs: the document's REST URL and public role."""
-    return {"apiUrl": reverse("document-detail", args=[document.pk]), "publicRole": document.public_role}
+    return {
+        "apiUrl": reverse("collab_api:document-detail", args=[document.pk]),
+        "publicRole": document.public_role,
+    }
 
 
 def editor(request: HttpRequest, document_id: Any) -> HttpResponse:

@@ -171,41 +171,14 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
 
 # --- REST API ---------------------------------------------------------------
-REST_FRAMEWORK = {
-    # Token first: its WWW-Authenticate header makes "not signed in" a 401.
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
-    ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
-    "DEFAULT_PAGINATION_CLASS": "collab.api.pagination.Pagination",
-    "DEFAULT_SCHEMA_CLASS": "collab.api.schema.CollabAutoSchema",
-    "EXCEPTION_HANDLER": "collab.api.errors.exception_handler",
-    "DEFAULT_RENDERER_CLASSES": [
-        "rest_framework.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
-    ],
-    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-}
+# None: collab's views set their own DRF classes (collab/api/base.py) and schema settings
+# (collab/api/schema_views.py), as they do in any host project. The whole-project schema that
+# drf-spectacular's deploy check builds names collab's role enums as collab's own schema does.
 SPECTACULAR_SETTINGS = {
-    "TITLE": "collab API",
-    "DESCRIPTION": "Documents, their history, members and presence. "
-    "Live editing is the WebSocket protocol in docs/protocol.md.",
-    "VERSION": "1",
-    "SERVE_INCLUDE_SCHEMA": False,
-    "POSTPROCESSING_HOOKS": [
-        "drf_spectacular.hooks.postprocess_schema_enums",
-        "collab.api.schema.optional_fields",
-    ],
-    # /api/docs/ loads Swagger UI from this app's static files (drf-spectacular-sidecar, pinned
-    # in requirements.txt): it works offline and under a strict content security policy
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
-        "PublicRoleEnum": ["none", "viewer", "editor"],
-        "MemberRoleEnum": ["viewer", "editor", "owner"],
-    },
+        "PublicRoleEnum": "collab.api.schema_views.PUBLIC_ROLE_VALUES",
+        "MemberRoleEnum": "collab.api.schema_views.MEMBER_ROLE_VALUES",
+    }
 }
 
 # --- collab -----------------------------------------------------------------

@@ -23,6 +23,7 @@ from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import extend_schema as spectacular_extend_schema
 
 from collab.api.serializers import ErrorSerializer
 
@@ -78,3 +79,16 @@ def optional_fields(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         if schema and "required" in schema:
             schema["required"] = [name for name in schema["required"] if name not in fields]
     return result
+
+
+def extend_schema(**kwargs: Any) -> Any:
+    """drf-spectacular's ``extend_schema``, built on ``CollabAutoSchema`` whatever the host's
+    ``DEFAULT_SCHEMA_CLASS`` (drf-spectacular's own builds on that setting as it decorates)."""
+
+    def decorator(view_method: Any) -> Any:
+        if not hasattr(view_method, "kwargs"):  # an @action's kwargs are its view's initkwargs
+            view_method.kwargs = {}
+        view_method.kwargs.setdefault("schema", CollabAutoSchema)
+        return spectacular_extend_schema(**kwargs)(view_method)
+
+    return decorator

@@ -1,25 +1,58 @@
-"""API routes under ``/api/``: documents (and their nested actions), tokens, WebSocket tickets, the OpenAPI schema."""
+"""API routes: documents (and their nested actions), tokens, WebSocket tickets, the OpenAPI schema.
+
+A host mounts them wherever it likes (``path("api/", include("collab.api.urls"))``);
+the names are in the ``collab_api`` namespace (``reverse("collab_api:document-detail", args=[pk])``).
+The schema (``schema/``, ``schema.yaml``) describes collab's API alone, at the prefix it is
+mounted under; it and Swagger UI (``docs/``, from drf-spectacular-sidecar's static files when
+that app is installed, so it works offline under a strict CSP) are there only when
+``drf_spectacular`` is in INSTALLED_APPS.
+"""
 
 from __future__ import annotations
 
-from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularJSONAPIView, SpectacularSwaggerSplitView
+from django.apps import apps
+from django.urls import URLPattern, URLResolver, include, path
 from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.routers import DefaultRouter
+from rest_framework.routers import APIRootView, DefaultRouter
 
+from collab.api.base import CollabAPI
 from collab.api.views import DocumentViewSet, WsTicketView
 from collab.webhooks.api import WebhookViewSet
 
+app_name = "collab_api"
+
+
+class RootView(CollabAPI, APIRootView):
+    schema = None  # not in the schema, as DRF's own root view
+
+
+class TokenView(CollabAPI, ObtainAuthToken):
+    """``POST auth/token/`` with a username and password: the user's API token."""
+
+    permission_classes = ObtainAuthToken.permission_classes
+    parser_classes = ObtainAuthToken.parser_classes
+    renderer_classes = ObtainAuthToken.renderer_classes
+
+
 router = DefaultRouter()
+router.APIRootView = RootView
 router.register("documents", DocumentViewSet, basename="document")
 router.register("webhooks", WebhookViewSet, basename="webhook")
 
-urlpatterns = [
+api_patterns: list[URLPattern | URLResolver] = [
     path("", include(router.urls)),
-    path("auth/token/", ObtainAuthToken.as_view(), name="api-token"),
+    path("auth/token/", TokenView.as_view(), name="api-token"),
     path("ws-ticket/", WsTicketView.as_view(), name="ws-ticket"),
-    path("schema/", SpectacularJSONAPIView.as_view(), name="schema"),  # JSON, like the rest of the API
-    path("schema.yaml", SpectacularAPIView.as_view(), name="schema-yaml"),
-    # Swagger UI from this app's static files, its init script a file too (no inline script: strict CSP)
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
 ]
+urlpatterns = list(api_patterns)
+
+if apps.is_installed("drf_spectacular"):
+    from collab.api.schema_views import SchemaView, SchemaYamlView, SwaggerView
+
+    urlpatterns += [
+        # JSON, like the rest of the API
+        path("schema/", SchemaView.as_view(api_patterns=api_patterns), name="schema"),
+        path("schema.yaml", SchemaYamlView.as_view(api_patterns=api_patterns), name="schema-yaml"),
+        # Swagger UI's init script is a file too (no inline script: strict CSP)
+        path("docs/", SwaggerView.as_view(url_name="collab_api:schema"), name="swagger-ui"),
+    ]

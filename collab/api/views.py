@@ -1,6 +1,6 @@
 """REST views: thin DRF viewsets that decide nothing themselves.
 
-Roles come from ``collab.access``; every text change goes through
+Roles come from ``collab.access``; DRF's settings from ``collab.api.base`` (not the host's); every text change goes through
 ``collab.editing.commit`` (so live clients see REST writes). A document the
 requester cannot read answers 404 (signed in) or 401 (anonymous)::
 
@@ -15,17 +15,18 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotAuthenticated, NotFound, PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from collab import access, editing, presence, tickets
 from collab.api import serializers as s
+from collab.api.base import CollabAPI, CollabAPIView
+from collab.api.schema import extend_schema
 from collab.exceptions import NotFound as CollabNotFound
 from collab.models import Document, Kind, Membership
 from collab.realtime import credentials
@@ -51,6 +52,7 @@ def _int_param(request: Request, name: str, default: int, *, low: int, high: int
 
 
 class DocumentViewSet(
+    CollabAPI,
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
@@ -306,7 +308,7 @@ class DocumentViewSet(
         return Response(s.MembershipSerializer(membership).data)
 
 
-class WsTicketView(APIView):
+class WsTicketView(CollabAPIView):
     """``POST /api/ws-ticket/``: a single-use WebSocket ticket for the signed-in user (60 s)."""
 
     permission_classes = [IsAuthenticated]
