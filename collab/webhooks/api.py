@@ -17,7 +17,6 @@ import uuid
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
@@ -25,6 +24,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from collab import access
+from collab.api.base import CollabAPI
+from collab.api.schema import extend_schema
 from collab.api.serializers import StrictCharField
 from collab.exceptions import NotFound
 from collab.webhooks import signing
@@ -101,6 +102,7 @@ class DeliverySerializer(serializers.ModelSerializer[WebhookDelivery]):
 
 
 class WebhookViewSet(
+    CollabAPI,
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
