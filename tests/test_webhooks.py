@@ -296,3 +296,44 @@ def test_owners_manage_their_subscriptions_over_rest(alice: User, bob: User, ano
     assert len(all_events["events"]) == 6
     assert api.get(f"{hook}deliveries/").json() == []
     assert api.delete(hook).status_code == 204 and api.get(hook).status_code == 404
+
+
+def test_a_yjs_document_change_carries_the_text_of_its_y_text(
+    alice: User, receiver: Receiver, worker: Worker
+) -> None:
+    from collab.yjs import documents as yjs_documents
+
+    subscribe(alice, receiver.url, events=["document.changed"])
+    doc = yjs_documents.create(owner=alice, title="rich", content="hello")
+    yjs_documents.replace_text(Document.objects.get(pk=doc.pk), "hello world", user=alice)
+    drain(worker, lambda: len(receiver.requests) == 1)
+    data = receiver.requests[0].json["data"]
+    assert data["document"]["kind"] == "yjs" and data["content"] == "hello world"
+    assert data["from_version"] == 1 and data["to_version"] == 1 and "ops" not in data["links"]
+
+
+def test_failed_deliveries_are_visible_in_the_admin_and_can_be_retried(
+    alice: User, receiver: Receiver, worker: Worker, settings: Any
+) -> None:
+    from django.test import Client
+
+    settings.COLLAB = {**settings.COLLAB, "WEBHOOK_RETRY_FOR": 0.3}
+    subscribe(alice, receiver.url, events=["document.created"])
+    receiver.answers = [500] * 100
+    editing.create_document(owner=alice, title="t")
+    drain(worker, lambda: WebhookDelivery.objects.filter(status=DeliveryStatus.FAILED).exists())
+    delivery = WebhookDelivery.objects.get()
+    site = Client()
+    site.force_login(User.objects.create_superuser("root", "root@example.com", "root-pw"))
+    page = site.get("/admin/collab/webhookdelivery/?status__exact=failed").content.decode()
+    assert receiver.url in page and "HTTP 500" in page
+    assert site.get(f"/admin/collab/webhookdelivery/{delivery.pk}/change/").status_code == 200
+    settings.COLLAB = {**settings.COLLAB, "WEBHOOK_RETRY_FOR": 60}
+    receiver.answers = []  # the receiver is fixed
+    site.post(
+        "/admin/collab/webhookdelivery/",
+        {"action": "retry_now", "_selected_action": [str(delivery.pk)]},
+    )
+    assert WebhookDelivery.objects.get().status == DeliveryStatus.PENDING
+    drain(worker, lambda: WebhookDelivery.objects.get().status == DeliveryStatus.DELIVERED)
+    assert receiver.requests[-1].headers["webhook-id"] == str(delivery.pk)

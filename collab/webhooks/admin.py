@@ -28,8 +28,15 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     readonly_fields = ["id", "created_at"]
 
 
+class MadeByTheServer(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Rows the outbox and the worker write: never added by hand."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class WebhookEventAdmin(MadeByTheServer):
     list_display = [
         "type",
         "document_id",
@@ -42,9 +49,6 @@ class WebhookEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_filter = ["type"]
     search_fields = ["document_id"]
     readonly_fields = [f.name for f in WebhookEvent._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -61,7 +65,7 @@ def retry_now(modeladmin: Any, request: HttpRequest, queryset: QuerySet[WebhookD
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class WebhookDeliveryAdmin(MadeByTheServer):
     list_display = [
         "event_type",
         "url",
@@ -85,6 +89,3 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.display(description="URL")
     def url(self, obj: WebhookDelivery) -> str:
         return str(obj.subscription.url)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
