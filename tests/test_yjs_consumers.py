@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pycrdt
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -500,3 +501,35 @@ async def test_hocuspocus_without_an_auth_message_opens_as_the_socket_user(alice
     await other.send(codec.sync_step1(bytes(other.doc.get_state())))
     await other.until(lambda: other.denied == "unauthorized")
     await mux.link.close()
+
+
+async def test_a_stored_batch_is_relayed_as_one_merged_update(alice: User) -> None:
+    """Updates stored together go out as one frame per connection (as the text kind's ops frames)."""
+    doc_id = await make_doc(alice)
+    room = await yjs_room.open_room(doc_id)
+
+    class Listener:
+        session = "listener"
+        bodies: list[bytes] = []
+
+        def send_body(self, body: bytes) -> None:
+            self.bodies.append(body)
+
+        def room_failed(self) -> None:
+            raise AssertionError("the room broke")
+
+    listener = Listener()
+    room.attach(listener)
+    writer = pycrdt.Doc()
+    text = writer.get("content", type=pycrdt.Text)
+    futures = []
+    for piece in ("c😀", "b", "a"):  # offered before the first store: one batch
+        before = writer.get_state()
+        text.insert(0, piece)
+        futures.append(room.offer(writer.get_update(before)))
+    await asyncio.gather(*futures)
+    assert len(listener.bodies) == 1
+    reader = pycrdt.Doc()
+    reader.apply_update(codec.read_sync(codec.Reader(listener.bodies[0][1:])).payload)
+    assert str(reader.get("content", type=pycrdt.Text)) == "abc😀" == await stored_text(doc_id)
+    room.detach(listener)

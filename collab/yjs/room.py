@@ -140,10 +140,13 @@ class Room:
             self._captured = None
 
     def _apply_parts(self, parts: Parts, *, relay: bool = True) -> None:
-        for part in parts.parts:
-            for change in self._apply(part):
-                if relay:
-                    self.relay(codec.sync_update(change))
+        changes: list[bytes] = []
+        try:
+            for part in parts.parts:
+                changes += self._apply(part)
+        finally:  # what was applied goes out, even if a later part cannot be
+            if relay:
+                self.relay_updates(changes)
         self.version = max(self.version, parts.version)
 
     # -- reading ----------------------------------------------------------------
@@ -237,8 +240,7 @@ class Room:
                 self.since_snapshot = done.since_snapshot
                 updates = [i.data for i, _ in batch]
                 self.bytes_since_snapshot += sum(len(u) for u in updates)
-                for data in updates:
-                    self.relay(codec.sync_update(data))
+                self.relay_updates(updates)
                 publish(self, YjsUpdated(self.document_id, done.first, done.last, updates))
                 for _, future in batch:
                     if future is not None and not future.done():
@@ -300,6 +302,11 @@ class Room:
             publish(self, YjsAwareness(self.document_id, session, removal))
 
     # -- fan-out -------------------------------------------------------------------
+    def relay_updates(self, updates: list[bytes]) -> None:
+        """Updates as one merged update: one frame per connection, as the text kind's ``ops`` frames."""
+        if updates:
+            self.relay(codec.sync_update(updates[0] if len(updates) == 1 else pycrdt.merge_updates(*updates)))
+
     def relay(self, body: bytes) -> None:
         for peer in list(self.peers):
             try:
@@ -310,12 +317,13 @@ class Room:
     # -- from other processes --------------------------------------------------------
     def remote_updated(self, first: int, last: int, updates: list[bytes]) -> None:
         gap = first > self.version + 1
+        changes: list[bytes] = []
         for data in updates:
             try:
-                for change in self._apply(data):
-                    self.relay(codec.sync_update(change))
+                changes += self._apply(data)
             except ValueError:
                 log.warning("an update from another process for %s cannot be decoded", self.document_id)
+        self.relay_updates(changes)
         if not gap:
             self.version = max(self.version, last)
         elif self._catch_up_task is None:
