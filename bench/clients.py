@@ -2,11 +2,13 @@
 
 - ``subscriber_process``: many connections that only listen; each op received
   (an ``op`` frame, each op inside an ``ops`` frame, or the relay's forwarded
-  frame) counts as one delivery, its latency measured from the send time that
-  the writer stamped into the inserted text.
+  frame; for a yjs document each stamp in a y-websocket update frame) counts
+  as one delivery, its latency measured from the send time that the writer
+  stamped into the inserted text.
 - ``run_writer``: one connection sending edits, paced or as fast as a window
   of unacknowledged edits allows (collab's ``ack``; the relay's echo of the
-  writer's own frame).
+  writer's own frame; Hocuspocus's ``SyncStatus``), in the words of a
+  ``bench.speakers`` speaker.
 - ``editors_process``: editors sending edits pipelined, measuring ack latency.
 - ``idle_process``: many connections that connect and then do nothing.
 - ``storm_process``: many connections that all connect at once, as clients do
@@ -37,7 +39,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from bench.procstat import cpu_seconds, cpu_wait_seconds
+from bench.speakers import RelaySpeaker, TextSpeaker, YjsSpeaker, edit_frame, yjs_stamps
 from bench.stats import Histogram
+
+Speaker = TextSpeaker | RelaySpeaker | YjsSpeaker
 
 monotonic = time.monotonic
 loads = json.loads
@@ -59,20 +64,11 @@ def run_child(main: Any, slot: int, ready: Any) -> None:
         raise
 
 
-def stamp(now: float) -> str:
-    return f"~{int(now * 1_000_000):x};"
-
-
 def stamp_time(op: list[Any]) -> float | None:
     for component in op:
         if type(component) is str and component[:1] == "~":
             return int(component[1:-1], 16) / 1_000_000
     return None
-
-
-def edit_frame(version: int, op: list[Any], client_id: str, seq: int) -> str:
-    payload = {"version": version, "op": op, "client_id": client_id, "seq": seq}
-    return json.dumps({"type": "edit", "payload": payload}, separators=(",", ":"))
 
 
 async def open_ws(
@@ -132,7 +128,7 @@ async def open_many(
 @dataclass
 class SubscriberJob:
     urls: list[str]
-    collab: bool
+    protocol: str  # "collab" (text documents), "relay" or "yjs" (y-websocket)
     deflate: bool
     slot: int
 
@@ -141,7 +137,7 @@ class SubscriberJob:
 class SubscriberResult:
     delivered: int = 0
     frames: int = 0
-    batched_frames: int = 0  # ``ops`` frames
+    batched_frames: int = 0  # ``ops`` frames, frames with more than one delivery
     order_errors: int = 0  # a collab version that is not the previous one + 1
     stale: int = 0  # stamped before the current run began (a previous run's backlog)
     first_recv: float = 0.0
@@ -152,6 +148,29 @@ class SubscriberResult:
 
 
 NEVER = 1e18  # ``since`` while between runs: count nothing
+
+
+def text_stamps(raw: str | bytes, last: int, collab: bool) -> tuple[list[float], int, bool, int]:
+    """A text-protocol frame's send times: (times, last version seen, an ``ops`` frame?, gaps)."""
+    message = loads(raw)
+    kind = message.get("type")
+    if kind == "op" or kind == "edit":
+        items = (message["payload"],)
+    elif kind == "ops":
+        items = message["payload"]["ops"]
+    else:
+        return [], last, False, 0
+    times, gaps = [], 0
+    for payload in items:
+        if collab:
+            version = payload["version"]
+            if version != last + 1:
+                gaps += 1
+            last = max(last, version)
+        sent = stamp_time(payload["op"])
+        if sent is not None:
+            times.append(sent)
+    return times, last, kind == "ops", gaps
 
 
 def subscriber_process(
@@ -168,8 +187,8 @@ def subscriber_process(
 async def _subscribe(
     job: SubscriberJob, counts: Any, since: Any, ready: Any, commands: Any, out: Any
 ) -> None:
-    conns = await open_many(job.urls, collab=job.collab, deflate=job.deflate, concurrency=50)
-    collab = job.collab
+    collab, yjs = job.protocol == "collab", job.protocol == "yjs"
+    conns = await open_many(job.urls, collab=collab, deflate=job.deflate, concurrency=50)
     box = [SubscriberResult()]
     closes: Counter[int] = Counter()
 
@@ -177,26 +196,17 @@ async def _subscribe(
         try:
             async for raw in ws:
                 now = monotonic()
-                message = loads(raw)
-                kind = message.get("type")
-                if kind == "op" or kind == "edit":
-                    items = (message["payload"],)
-                elif kind == "ops":
-                    items = message["payload"]["ops"]
+                if yjs:
+                    times, batched, gaps = yjs_stamps(raw) if type(raw) is bytes else [], False, 0
                 else:
+                    times, last, batched, gaps = text_stamps(raw, last, collab)
+                if not times:
                     continue
                 r = box[0]
+                r.order_errors += gaps
                 start = since.value
                 counted = 0
-                for payload in items:
-                    if collab:
-                        version = payload["version"]
-                        if version != last + 1:
-                            r.order_errors += 1
-                        last = max(last, version)
-                    sent = stamp_time(payload["op"])
-                    if sent is None:
-                        continue
+                for sent in times:
                     if sent < start:
                         r.stale += 1
                         continue
@@ -205,7 +215,7 @@ async def _subscribe(
                 if counted:
                     r.delivered += counted
                     r.frames += 1
-                    if kind == "ops":
+                    if batched or counted > 1:
                         r.batched_frames += 1
                     if not r.first_recv:
                         r.first_recv = now
@@ -256,7 +266,7 @@ class WriterResult:
 async def run_writer(
     url: str,
     *,
-    collab: bool,
+    speaker: Speaker,
     deflate: bool,
     rate: float | None,
     window: int,
@@ -274,8 +284,9 @@ async def run_writer(
     sends as fast as a window of ``window`` unacknowledged edits allows.
     ``progress()`` reads the subscribers' delivery count.
     """
-    ws, known = await open_session(url, collab=collab, deflate=deflate)
-    client_id = f"writer-{int(monotonic() * 1000)}"
+    ws, version = await open_session(url, collab=speaker.collab, deflate=deflate)
+    speaker.opened(version)
+    await speaker.handshake(ws)
     res = WriterResult()
     inflight: dict[int, float] = {}
     gate = asyncio.Semaphore(window)
@@ -290,23 +301,11 @@ async def run_writer(
                 gate.release()
 
     async def reader() -> None:
-        nonlocal known
         with contextlib.suppress(ConnectionClosed):
             async for raw in ws:
                 now = monotonic()
-                message = loads(raw)
-                kind, payload = message.get("type"), message.get("payload") or {}
-                if collab and kind == "ack":
-                    known = max(known, payload["version"])
-                    settle(payload["seq"], now)
-                elif collab and kind == "error":
-                    res.errors += 1
-                    res.first_error = res.first_error or json.dumps(payload)
-                    ref = payload.get("ref")
-                    if isinstance(ref, dict) and "seq" in ref:
-                        settle(ref["seq"], now)
-                elif not collab and kind == "edit" and payload.get("client_id") == client_id:
-                    settle(payload["seq"], now)
+                for seq in speaker.settled(raw):
+                    settle(seq, now)
 
     async def sweeper() -> None:
         # the relay may drop the writer's own echo: give such a slot back after 2 s
@@ -319,7 +318,8 @@ async def run_writer(
                     gate.release()
 
     reading = asyncio.create_task(reader())
-    sweeping = asyncio.create_task(sweeper())
+    # only the relay drops frames; collab and Hocuspocus answer every edit
+    sweeping = asyncio.create_task(sweeper()) if isinstance(speaker, RelaySpeaker) else None
     seq = 0
 
     def clients_cpu() -> float:
@@ -344,7 +344,7 @@ async def run_writer(
             break
         seq += 1
         inflight[seq] = now
-        await ws.send(edit_frame(known, [stamp(now)], client_id, seq))
+        await ws.send(speaker.edit(seq, now))
     res.sent = seq
     res.t_sent = monotonic()
 
@@ -366,8 +366,10 @@ async def run_writer(
     res.cpu_share = (last_cpu - cpu0) / (res.t_done - res.t0)
     res.client_cpu_share = (last_client - client0) / (res.t_done - res.t0)
     res.wait_share = (last_wait - wait0) / (res.t_done - res.t0)
-    sweeping.cancel()
+    if sweeping is not None:
+        sweeping.cancel()
     reading.cancel()
+    res.errors, res.first_error = speaker.errors, speaker.first_error
     await close_all([ws])
     return res
 

@@ -19,8 +19,9 @@ Medians = dict[Key, dict[str, dict[str, float]]]  # key -> target -> metric -> m
 
 
 def medians(
-    measurements: list[Measurement],
+    measurements: list[Measurement], first: str = "collab"
 ) -> tuple[list[Key], Medians, dict[Key, list[str]], dict[Key, int]]:
+    """Per cell: the medians of each target's metrics, its notes, and how many runs of ``first``."""
     order: list[Key] = []
     samples: dict[Key, dict[str, dict[str, list[float]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(list))
@@ -31,7 +32,7 @@ def medians(
         key = (m.section, m.cell)
         if key not in order:
             order.append(key)
-        if m.target == "collab":
+        if m.target == first:
             runs[key] += 1
         for name, value in m.values.items():
             samples[key][m.target][name].append(value)
@@ -64,19 +65,22 @@ def _lat(v: dict[str, float]) -> str:
     return f"{fmt(v.get('p50', math.nan), 1)} / {fmt(v.get('p99', math.nan), 1)} / {fmt(v.get('max', math.nan), 0)}"
 
 
+FANOUT_ROWS: list[Row] = [
+    ("latency p50 / p99 / max, ms (lower is better; ratio of p99)", _lat, "p99"),
+    ("delivered msg/s", lambda v: fmt(v["rate"]), "rate"),
+    ("% delivered", lambda v: fmt(v["pct"], 1), "pct"),
+    (
+        "server CPU, % of a core (clients' CPU)",
+        lambda v: f"{fmt(v['cpu'])} ({fmt(v['client_cpu'])})",
+        "cpu",
+    ),
+    ("deliveries per server CPU-second", lambda v: fmt(v["per_cpu"]), "per_cpu"),
+    ("server threads waiting for a CPU, % of the time", lambda v: fmt(v["wait"]), "wait"),
+]
+
 ROWS: dict[str, list[Row]] = {
-    "fanout": [
-        ("latency p50 / p99 / max, ms (lower is better; ratio of p99)", _lat, "p99"),
-        ("delivered msg/s", lambda v: fmt(v["rate"]), "rate"),
-        ("% delivered", lambda v: fmt(v["pct"], 1), "pct"),
-        (
-            "server CPU, % of a core (clients' CPU)",
-            lambda v: f"{fmt(v['cpu'])} ({fmt(v['client_cpu'])})",
-            "cpu",
-        ),
-        ("deliveries per server CPU-second", lambda v: fmt(v["per_cpu"]), "per_cpu"),
-        ("server threads waiting for a CPU, % of the time", lambda v: fmt(v["wait"]), "wait"),
-    ],
+    "fanout": FANOUT_ROWS,
+    "yjs": FANOUT_ROWS,
     "commit": [
         ("acked commits/s (relay: echoes/s)", lambda v: fmt(v["rate"]), "rate"),
         ("ack latency p50 / p99, ms", lambda v: f"{fmt(v['p50'], 1)} / {fmt(v['p99'], 1)}", "p99"),
@@ -101,22 +105,44 @@ ROWS: dict[str, list[Row]] = {
 
 
 def table(results: dict[str, list[Measurement]]) -> str:
+    """collab against the relay (the fanout, commit and idle sections), and, when measured, the
+    yjs kind against the text kind on the same collab server (section ``yjs``)."""
+    sections = {m.section for ms in results.values() for m in ms}
+    parts = []
+    if sections - {"yjs"}:
+        parts.append(comparison(results, "collab", "relay", exclude={"yjs"}))
+    if "yjs" in sections:
+        parts.append(
+            "Yjs documents against text documents, on the same collab server in the same run:\n\n"
+            + comparison(results, "yjs", "text", only={"yjs"})
+        )
+    return "\n\n".join(parts)
+
+
+def comparison(
+    results: dict[str, list[Measurement]],
+    left: str,
+    right: str,
+    *,
+    only: set[str] | None = None,
+    exclude: frozenset[str] | set[str] = frozenset(),
+) -> str:
     lines = [
-        "| server | scenario | metric | collab | relay | collab / relay |",
+        f"| server | scenario | metric | {left} | {right} | {left} / {right} |",
         "|---|---|---|--:|--:|--:|",
     ]
     for server, measurements in results.items():
-        order, med, _, runs = medians(measurements)
+        order, med, _, runs = medians(measurements, first=left)
         for key in order:
             section, cell = key
-            collab, relay = med[key].get("collab", {}), med[key].get("relay", {})
+            if section in exclude or (only is not None and section not in only):
+                continue
+            a, b = med[key].get(left, {}), med[key].get(right, {})
             label = f"{cell} (x{runs[key]})" if runs[key] > 1 else cell
             for name, render, metric in ROWS[section]:
-                c = render(collab) if collab else "n/a"
-                r = render(relay) if relay else "n/a"
                 lines.append(
-                    f"| {server} | {label} | {name} | {c} | {r} | "
-                    f"{ratio(collab.get(metric, math.nan), relay.get(metric, math.nan))} |"
+                    f"| {server} | {label} | {name} | {render(a) if a else 'n/a'} | "
+                    f"{render(b) if b else 'n/a'} | {ratio(a.get(metric, math.nan), b.get(metric, math.nan))} |"
                 )
     return "\n".join(lines)
 
@@ -173,6 +199,15 @@ def targets(results: dict[str, list[Measurement]], *, rate: float) -> str:
                 if section == "storm" and "collab" in t:
                     cps = t["collab"]["connects"]
                     checks.append((f">= 1,000 connects/s ({cell})", cps >= 1000, f"{cps:,.0f}/s"))
+        for (section, cell), t in med.items():
+            if section == "yjs" and "yjs" in t and "text" in t:
+                y, x = t["yjs"], t["text"]
+                cost = x["per_cpu"] / y["per_cpu"]  # yjs CPU per delivery / text CPU per delivery
+                ok = cost <= 1.5 and y["pct"] >= 100.0
+                checks.append(
+                    (f"yjs ({cell}): CPU per delivery within 1.5x of the text kind's, 100% delivered",
+                     ok, f"{cost:.2f}x, {y['pct']:.1f}% delivered"),
+                )  # fmt: skip
         for label, ok, detail in checks:
             mark = "met" if ok else "MISSED"
             lines.append(f"- {server}: {label}: **{mark}** ({detail})")

@@ -1,9 +1,12 @@
-"""The three scenarios, each measured on collab and on the relay, alternating, on one server pair.
+"""The scenarios, each measured on collab and on the relay, alternating, on one server pair.
 
 - ``Fanout``: one writer, N subscribers in one room (collab: one document;
   the relay: its one group). Paced at ``rate`` edits/s, or as fast as a window
   of unacknowledged edits allows. Subscribers stay connected across the runs
-  of one N; each run only counts what was stamped after it began.
+  of one N; each run only counts what was stamped after it began. The same on
+  a yjs document (target ``yjs``): the writer speaks Hocuspocus, the
+  subscribers are y-websocket connections; it is measured against the text
+  kind on the same collab server (section ``yjs``).
 - ``commit_run``: 10 editors on one document, pipelined; acked commits/s and
   ack latency (the relay: its echo rate and echo latency).
 - ``idle_run``: connect N idle connections to a freshly started server; its
@@ -35,6 +38,7 @@ from bench.clients import (
     EditorsResult,
     IdleJob,
     IdleResult,
+    Speaker,
     StormJob,
     StormResult,
     SubscriberJob,
@@ -50,6 +54,7 @@ from bench.clients import (
 from bench.memory import compare
 from bench.procstat import cpu_seconds, cpu_wait_seconds, rss_kib, wait_idle
 from bench.servers import RELAY_PATH, BenchServer, ServerPair
+from bench.speakers import RelaySpeaker, TextSpeaker, YjsSpeaker
 from bench.stats import Histogram
 
 CTX = mp.get_context("spawn")
@@ -60,7 +65,7 @@ EDITORS = [f"editor{i}" for i in range(10)]
 class Measurement:
     section: str  # "fanout", "commit" or "idle"
     cell: str  # e.g. "paced 200/s, N=100"
-    target: str  # "collab" or "relay"
+    target: str  # "collab" or "relay"; in section "yjs": "yjs" or "text"
     values: dict[str, float]
     notes: list[str] = field(default_factory=list)
     detail: str = ""  # e.g. a memory profile
@@ -90,22 +95,34 @@ def _wait_messages(q: Any, want: str, count: int, timeout: float) -> list[Any]:
 
 
 def room_url(pair: ServerPair, target: str, document_id: str | None, user: str) -> str:
+    """A subscriber's (or the text writer's) URL; yjs: a y-websocket connection."""
     if target == "relay":
         return pair.relay.ws_url(RELAY_PATH)
     assert document_id is not None
-    return pair.collab.ws_url(f"/ws/documents/{document_id}/", token=pair.users(user)[user])
+    path = f"/ws/yjs/{document_id}" if target == "yjs" else f"/ws/documents/{document_id}/"
+    return pair.collab.ws_url(path, token=pair.users(user)[user])
 
 
 def server_of(pair: ServerPair, target: str) -> BenchServer:
-    return pair.collab if target == "collab" else pair.relay
+    return pair.relay if target == "relay" else pair.collab
+
+
+def speaker_of(pair: ServerPair, target: str, document_id: str | None) -> tuple[str, Speaker]:
+    """The writer's URL and speaker: the text protocol, the relay's, or Hocuspocus on a yjs document."""
+    client_id = f"writer-{int(time.monotonic() * 1000)}"
+    if target == "yjs":
+        assert document_id is not None
+        return pair.collab.ws_url("/ws/hocuspocus"), YjsSpeaker(document_id, pair.users("writer")["writer"])
+    url = room_url(pair, target, document_id, "writer")
+    return url, (TextSpeaker(client_id) if target == "collab" else RelaySpeaker(client_id))
 
 
 # -- fan-out -----------------------------------------------------------------
 class SubscriberPool:
     """N subscribers in 1-2 client processes, kept connected across runs."""
 
-    def __init__(self, urls: list[str], *, collab: bool, deflate: bool, processes: int) -> None:
-        self.urls, self.collab, self.deflate = urls, collab, deflate
+    def __init__(self, urls: list[str], *, protocol: str, deflate: bool, processes: int) -> None:
+        self.urls, self.protocol, self.deflate = urls, protocol, deflate
         self.parts = split(urls, processes)
         self.procs: list[Any] = []
 
@@ -116,7 +133,7 @@ class SubscriberPool:
         self.ready, self.out = CTX.Queue(), CTX.Queue()
         self.commands = [CTX.Queue() for _ in range(n)]
         for slot, urls in enumerate(self.parts):
-            job = SubscriberJob(urls, self.collab, self.deflate, slot)
+            job = SubscriberJob(urls, self.protocol, self.deflate, slot)
             proc = CTX.Process(
                 target=subscriber_process,
                 args=(job, self.counts, self.since, self.ready, self.commands[slot], self.out),
@@ -168,21 +185,36 @@ class SubscriberPool:
 
 
 class Fanout:
-    """Subscribers of one target and one N, and the writer runs against them."""
+    """Subscribers of one target and one N, and the writer runs against them.
 
-    def __init__(self, pair: ServerPair, target: str, n: int, *, deflate: bool) -> None:
+    ``target``: ``collab`` (a text document), ``relay``, or ``yjs`` (a yjs document on the collab
+    server). The measurements are filed under ``section`` and ``label`` (default: the target).
+    """
+
+    def __init__(
+        self,
+        pair: ServerPair,
+        target: str,
+        n: int,
+        *,
+        deflate: bool,
+        section: str = "fanout",
+        label: str = "",
+    ) -> None:
         self.pair, self.target, self.n, self.deflate = pair, target, n, deflate
+        self.section, self.label = section, label or target
         self.server = server_of(pair, target)
         self.document_id: str | None = None
-        if target == "collab":
-            self.document_id = str(pair.document("writer", f"fanout {n}", "")["id"])
+        if target in ("collab", "yjs"):
+            kind = "yjs" if target == "yjs" else "text"
+            self.document_id = str(pair.document("writer", f"fanout {n}", "", kind=kind)["id"])
         self.pool: SubscriberPool | None = None
 
     def _ensure_pool(self) -> SubscriberPool:
         if self.pool is None:
             url = room_url(self.pair, self.target, self.document_id, "reader")
             self.pool = SubscriberPool(
-                [url] * self.n, collab=self.target == "collab", deflate=self.deflate,
+                [url] * self.n, protocol=self.target, deflate=self.deflate,
                 processes=1 if self.n <= 20 else 2,
             ).start()  # fmt: skip
         return self.pool
@@ -195,6 +227,8 @@ class Fanout:
     def run(
         self, *, cell: str, rate: float | None, window: int, duration: float, profile: Any = None
     ) -> Measurement:
+        if self.pool is None:  # the server may still be sending another fan's backlog: let it finish first
+            wait_idle([self.server.pid], timeout=60)
         pool = self._ensure_pool()
         if not wait_idle([self.server.pid], timeout=20):
             # a backlog from the previous run (the relay queues up to its capacity per
@@ -203,13 +237,13 @@ class Fanout:
             wait_idle([self.server.pid], timeout=60)
             pool = self._ensure_pool()
             wait_idle([self.server.pid], timeout=60)
-        writer_url = room_url(self.pair, self.target, self.document_id, "writer")
+        writer_url, speaker = speaker_of(self.pair, self.target, self.document_id)
         pool.begin()
         if profile is not None:
             profile(self.server.pid)
         w = asyncio.run(
             run_writer(
-                writer_url, collab=self.target == "collab", deflate=self.deflate, rate=rate,
+                writer_url, speaker=speaker, deflate=self.deflate, rate=rate,
                 window=window, duration=duration, progress=pool.progress, subscribers=self.n,
                 server_pid=self.server.pid, client_pids=[os.getpid(), *pool.pids()],
             )
@@ -241,7 +275,7 @@ class Fanout:
         if r.alive < self.n:
             notes.append(f"{self.n - r.alive} of {self.n} subscribers gone; reconnecting")
             self.close()
-        return Measurement("fanout", cell, self.target, values, notes)
+        return Measurement(self.section, cell, self.label, values, notes)
 
 
 # -- commit throughput -----------------------------------------------------------

@@ -90,9 +90,15 @@ class ServerPair:
             self.tokens.update(self.collab.create_users(*missing))
         return {n: self.tokens[n] for n in names}
 
-    def document(self, owner: str, title: str, content: str = "") -> dict[str, Any]:
+    def document(self, owner: str, title: str, content: str = "", kind: str = "text") -> dict[str, Any]:
+        """A new public-editable document of ``kind`` (``text`` or ``yjs``)."""
         token = self.users(owner)[owner]
-        return self.collab.create_document(token, title, content, "editor")
+        status, doc = self.collab.request(
+            "POST", "/api/documents/", token=token,
+            json_body={"title": title, "content": content, "public_role": "editor", "kind": kind},
+        )  # fmt: skip
+        assert status == 201, doc
+        return dict(doc)
 
     def documents(self, owner: str, count: int, title: str) -> list[str]:
         """Many public-editable documents at once (one ``manage.py shell``), their ids."""
