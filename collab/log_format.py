@@ -39,6 +39,13 @@ def _value(value: Any) -> Any:
     return redact(str(value))
 
 
+def _message(record: logging.LogRecord) -> str:
+    try:
+        return record.getMessage()
+    except (TypeError, ValueError):  # a template the redaction changed ("token=%s"): its arguments
+        return str(record.msg)  # may be the very secret, so the redacted template alone
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         when = datetime.datetime.fromtimestamp(record.created, tz=datetime.UTC)
@@ -46,7 +53,7 @@ class JsonFormatter(logging.Formatter):
             "time": when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "level": record.levelname,
             "logger": record.name,
-            "message": redact(record.getMessage()),
+            "message": redact(_message(record)),
         }
         for key, value in vars(record).items():
             if key not in _STANDARD and key not in out:
