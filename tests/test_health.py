@@ -61,7 +61,7 @@ def test_readyz_fails_while_a_redis_of_our_own_is_stopped_and_recovers(
 
     redis = RedisServer(tmp_path).start()  # never the shared one
     try:
-        settings.REDIS_URL = redis.url
+        settings.COLLAB = {**settings.COLLAB, "REDIS_URL": redis.url}
         assert client.get("/readyz").status_code == 200
         redis.stop()
         down = client.get("/readyz")
@@ -78,8 +78,12 @@ def test_readyz_names_a_redis_that_accepts_but_never_answers(client: Client, set
     with socket.socket() as silent:  # accepts connections (the kernel does), answers nothing
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
-        settings.REDIS_URL = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
-        settings.COLLAB = {**settings.COLLAB, "READY_TIMEOUT": 0.5}
+        port = silent.getsockname()[1]
+        settings.COLLAB = {
+            **settings.COLLAB,
+            "REDIS_URL": f"redis://127.0.0.1:{port}/0",
+            "READY_TIMEOUT": 0.5,
+        }
         response = client.get("/readyz")
     assert response.status_code == 503 and response.json()["failing"] == ["redis"]
     assert "0.5" in response.json()["checks"]["redis"] or "imeout" in response.json()["checks"]["redis"]
