@@ -15,7 +15,7 @@ import { CollabClient } from "./client.js";
 import { CloseCode, ErrorCode } from "./codes.js";
 import { Sharing } from "./share.js";
 import { cpLength } from "./text.js";
-import { bindTextarea, drawCursors } from "./textarea.js";
+import { bindTextarea, drawCursors, placeOverlay } from "./textarea.js";
 
 /** @typedef {import("./session.js").PresenceEntry} PresenceEntry */
 
@@ -95,13 +95,7 @@ function main() {
   });
 
   const render = () => drawCursors(overlay, client.text, client.cursors);
-  const layout = () => {
-    overlay.style.top = `${textarea.offsetTop + textarea.clientTop}px`;
-    overlay.style.left = `${textarea.offsetLeft + textarea.clientLeft}px`;
-    overlay.style.width = `${textarea.clientWidth}px`;
-    overlay.style.height = `${textarea.clientHeight}px`;
-    overlay.scrollTop = textarea.scrollTop;
-  };
+  const layout = () => placeOverlay(textarea, overlay);
   const refreshControls = () => {
     textarea.readOnly = closed || !client.canEdit || client.version < 0;
     undoButton.disabled = closed || !client.canUndo;

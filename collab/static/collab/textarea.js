@@ -151,6 +151,19 @@ export function bindTextarea(textarea, client, hooks = {}) {
 }
 
 /**
+ * Lay `overlay` exactly over `textarea`'s text box (call on resize) and follow its scrolling.
+ * @param {HTMLTextAreaElement} textarea
+ * @param {HTMLElement} overlay
+ */
+export function placeOverlay(textarea, overlay) {
+  overlay.style.top = `${textarea.offsetTop + textarea.clientTop}px`;
+  overlay.style.left = `${textarea.offsetLeft + textarea.clientLeft}px`;
+  overlay.style.width = `${textarea.clientWidth}px`;
+  overlay.style.height = `${textarea.clientHeight}px`;
+  overlay.scrollTop = textarea.scrollTop;
+}
+
+/**
  * `#d94f4f` with some transparency, for selections.
  * @param {string} color
  * @param {number} alpha
