@@ -30,12 +30,13 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 
-from collab import editing, presence
+from collab import editing
 from collab.exceptions import CollabError
 from collab.models import Document, Kind, Membership, Operation, Snapshot, YjsUpdate
 from collab.ot import diff
 from collab.realtime.events import SessionClosed
 from collab.realtime.hub import hub
+from collab.realtime.presence_store import registry as presence_registry
 from collab.yjs import documents as yjs_documents
 
 
@@ -181,7 +182,7 @@ class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.display(description="connected")
     def connected_now(self, obj: Document) -> int:
-        return len(presence.registry().entries(str(obj.pk)))
+        return len(presence_registry().entries(str(obj.pk)))
 
     @admin.display(description="snapshot")
     def snapshot_link(self, obj: Document) -> SafeString:
@@ -208,7 +209,7 @@ class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def live_sessions(self, obj: Document) -> SafeString:
         if not obj.pk:
             return format_html("{}", "-")
-        entries = presence.registry().entries(str(obj.pk))
+        entries = presence_registry().entries(str(obj.pk))
         if not entries:
             return format_html("{}", "nobody")
         rows = format_html_join(
@@ -243,7 +244,7 @@ class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             return HttpResponse(status=403)
         back = reverse("admin:collab_document_change", args=[document.pk])
         entry = next(
-            (e for e in presence.registry().entries(str(document.pk)) if e["session"] == session), None
+            (e for e in presence_registry().entries(str(document.pk)) if e["session"] == session), None
         )
         if request.method != "POST":
             context = {

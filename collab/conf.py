@@ -43,8 +43,11 @@ DEFAULTS: dict[str, Any] = {
     "INVALID_WINDOW": 60,
     "SNAPSHOT_EVERY": 100,
     "SYNC_MAX_OPS": 10_000,
+    "SYNC_MAX_BYTES": 4 * 1024 * 1024,
+    "SYNC_FRAME_BYTES": 256 * 1024,
     "SLOW_CLIENT_BUFFER_BYTES": 1024 * 1024,
     "SLOW_CLIENT_TIMEOUT": 10.0,
+    "SLOW_CLIENT_CLOSE_TIMEOUT": 2.0,
     "GROUP_COMMIT_MAX": 64,
     "AUTH_CACHE_SECONDS": 300,
     "PRESENCE_TTL": 30,
@@ -84,9 +87,16 @@ DESCRIPTIONS: dict[str, str] = {
     "INVALID_LIMIT": "this many invalid messages within `INVALID_WINDOW` closes with 4400",
     "INVALID_WINDOW": "seconds",
     "SNAPSHOT_EVERY": "a stored snapshot of a text document every this many versions",
-    "SYNC_MAX_OPS": "a `sync` further behind than this answers `history_unavailable`",
-    "SLOW_CLIENT_BUFFER_BYTES": "unsent bytes after which a connection is behind",
-    "SLOW_CLIENT_TIMEOUT": "seconds behind before the connection is closed with 4408",
+    "SYNC_MAX_OPS": "a `sync` further behind than this many ops answers `history_unavailable`; "
+    "announced in `hello.limits` (`max_sync_ops`)",
+    "SYNC_MAX_BYTES": "... or than this many bytes of ops; announced in `hello.limits` (`max_sync_bytes`)",
+    "SYNC_FRAME_BYTES": "a `sync` answer goes out as `ops` frames of at most about this many bytes",
+    "SLOW_CLIENT_BUFFER_BYTES": "bytes waiting for a connection (its outbox, and the server's buffer where "
+    "readable) after which it is behind",
+    "SLOW_CLIENT_TIMEOUT": "seconds behind, or a frame waiting this long, before the connection is closed "
+    "with 4408",
+    "SLOW_CLIENT_CLOSE_TIMEOUT": "seconds a closing connection's close frame may take to go out (and a "
+    "connection closed 4408 to answer it) before the socket is aborted",
     "GROUP_COMMIT_MAX": "edits committed together in one transaction at most",
     "AUTH_CACHE_SECONDS": "seconds a token's user and a member's role stay cached for handshakes",
     "PRESENCE_TTL": "presence lease (seconds): a dead process's connections are gone after it",

@@ -45,7 +45,7 @@ class Tracked:
     _track_role: str | None = None
     _track_code: int | None = None
     _track_in = 0
-    _track_out = 0  # frames sent through ASGI; daphne's direct writes are counted by the sink
+    _track_out = 0  # frames sent through Channels' ``send``; the outbox counts its own
 
     @property
     def endpoint(self) -> str:
@@ -101,8 +101,8 @@ class Tracked:
 
     # -- internals ---------------------------------------------------------------------
     def _frames_out(self) -> int:
-        sink = getattr(self, "sink", None)
-        return self._track_out + int(getattr(sink, "frames", 0) or 0)
+        outbox = getattr(self, "outbox", None)  # the socket's one write path counts what it wrote
+        return self._track_out + int(getattr(outbox, "frames", 0) or 0)
 
     def _fields(self, event: str = "") -> dict[str, Any]:
         user = getattr(self, "scope", {}).get("user") if hasattr(self, "scope") else None

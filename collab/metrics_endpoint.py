@@ -28,8 +28,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from collab import metrics
 from collab.access import parse_document_id
 from collab.conf import collab_settings
-from collab.presence import registry
 from collab.realtime.hub import hub
+from collab.realtime.presence_store import registry
 
 log = logging.getLogger(__name__)
 REFRESH_INTERVAL = 1.0  # seconds between two refreshes of a process's metrics

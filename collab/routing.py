@@ -1,10 +1,11 @@
-"""WebSocket URL patterns: text document rooms, the presence room, and the two yjs endpoints."""
+"""WebSocket URL patterns: text documents, the presence room, and the two yjs endpoints."""
 
 from __future__ import annotations
 
 from django.urls import path, re_path
 
-from collab.consumers import DocumentConsumer, PresenceConsumer
+from collab.realtime.consumers import PresenceConsumer
+from collab.text.consumer import DocumentConsumer
 from collab.yjs.consumers import HocuspocusConsumer, YWebsocketConsumer
 
 websocket_urlpatterns = [

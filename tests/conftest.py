@@ -17,8 +17,8 @@ from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from collab import presence
 from collab.realtime import hub
+from collab.realtime.presence_store import registry as presence_registry
 from collab.text import committer
 from collab.yjs import room as yjs_rooms
 from tests.support.live import LiveServer
@@ -34,12 +34,12 @@ settings.COLLAB["WEBHOOKS_WORKER"] = "off"
 @pytest.fixture(autouse=True)
 def _fresh_process_state() -> Iterator[None]:
     cache.clear()  # the handshake caches: a rolled-back test leaves no signal to forget them
-    presence.registry().clear()
+    presence_registry().clear()
     committer.reset()
     hub.reset()
     yjs_rooms.reset()
     yield
-    presence.registry().clear()
+    presence_registry().clear()
 
 
 @pytest.fixture

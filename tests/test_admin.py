@@ -20,10 +20,11 @@ from django.urls import reverse
 from pytest_django import Settings
 
 from collab import admin as admin_module
-from collab import editing, presence
+from collab import editing
 from collab.editing import EditRequest
 from collab.models import Document, Membership, Operation, Snapshot
 from collab.realtime.events import Event, SessionClosed
+from collab.realtime.presence_store import registry as presence_registry
 from tests.support.publications import Publication
 
 pytestmark = pytest.mark.django_db
@@ -128,7 +129,7 @@ def presence_entry(
 
 
 def test_document_page_lists_who_is_connected(site: Client, doc: Document) -> None:
-    presence.registry().join(str(doc.pk), presence_entry("sess-42", None))
+    presence_registry().join(str(doc.pk), presence_entry("sess-42", None))
     page = site.get(admin_url("document", "change", doc.pk)).content.decode()
     assert "Guest sess" in page
     assert "Jan. 1, 2026, 9:30 a.m." in page, "when they joined, readable"
@@ -143,7 +144,7 @@ def test_closing_a_session_asks_in_the_admins_look_naming_the_user(
     site: Client, doc: Document, alice: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     session = "9f3c2a7be1d04c55a0e6b1f2c3d4e5f6"
-    presence.registry().join(str(doc.pk), presence_entry(session, alice, "2026-01-01T09:30:00Z"))
+    presence_registry().join(str(doc.pk), presence_entry(session, alice, "2026-01-01T09:30:00Z"))
     close = admin_url("document", "close_session", doc.pk, session)
     response = site.get(close)
     assert response.status_code == 200

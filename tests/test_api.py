@@ -26,10 +26,11 @@ from django.utils import timezone
 from pytest_django import Settings as SettingsWrapper
 from rest_framework.test import APIClient
 
-from collab import editing, presence
+from collab import editing
 from collab.editing import CommittedOp, EditRequest
 from collab.models import Document, Membership, Operation
 from collab.ot import apply
+from collab.realtime.presence_store import registry as presence_registry
 from tests.conftest import client_for
 from tests.support.publications import Publication
 
@@ -716,7 +717,7 @@ def test_presence_lists_who_is_connected(shared: Document, carol: User) -> None:
         "cursor": None,
         "joined_at": "2026-01-01T00:00:00Z",
     }
-    presence.registry().join(str(shared.pk), entry)
+    presence_registry().join(str(shared.pk), entry)
     assert client.get(url(shared, "presence/")).json() == [entry]
 
 

@@ -128,7 +128,12 @@ async def test_hello_comes_first_with_everything(alice: User) -> None:
     assert p["user"]["id"] == alice.pk and p["user"]["name"] == "Alice Liddell"
     assert p["user"]["color"].startswith("#")
     assert p["document"] == {"id": str(doc.pk), "title": "Doc", "version": 0, "content": "héllo 😀"}
-    assert p["limits"] == {"max_message_bytes": 262144, "max_document_chars": 1000000}
+    assert p["limits"] == {
+        "max_message_bytes": 262144,
+        "max_document_chars": 1000000,
+        "max_sync_ops": 10000,
+        "max_sync_bytes": 4 * 1024 * 1024,
+    }
     assert [e["session"] for e in p["presence"]] == [p["session"]]
     entry = p["presence"][0]
     assert entry["role"] == "owner" and entry["status"] == "active" and entry["cursor"] is None
@@ -553,7 +558,7 @@ async def test_disconnect_leaves_room_and_presence(alice: User) -> None:
     await a.close()
     await asyncio.sleep(0.05)
     assert hub().members(str(doc.pk)) == []
-    from collab.presence import registry
+    from collab.realtime.presence_store import registry
 
     assert registry().entries(str(doc.pk)) == []
 
@@ -576,7 +581,7 @@ async def test_history_unavailable_when_too_far_behind(alice: User, settings: An
 async def test_a_handler_crash_is_a_server_error_and_the_connection_stays(
     alice: User, monkeypatch: Any
 ) -> None:
-    from collab import handlers
+    from collab.text import handlers
 
     async def broken(conn: Any, message: Any) -> None:
         raise RuntimeError("boom")
@@ -609,7 +614,7 @@ async def test_room_events_before_hello_are_held_and_the_connection_stays_respon
 ) -> None:
     """A presence diff that lands while a connection is still joining comes after hello, and
     neither it nor anything else makes the connection ignore what the client sends."""
-    from collab import consumers
+    from collab.text import consumer as consumers
 
     doc = await new_doc(alice, "")
     original = consumers.join_presence
@@ -649,7 +654,7 @@ async def test_an_op_committed_while_a_client_joins_is_delivered_after_hello(
 
 
 async def test_a_failure_while_joining_closes_1011_and_leaves_no_ghost(alice: User, monkeypatch: Any) -> None:
-    from collab import consumers
+    from collab.text import consumer as consumers
 
     async def broken(document_id: str, entry: Any) -> None:
         raise ConnectionError("presence store down")

@@ -24,8 +24,8 @@ import websockets
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.live import LiveServer
+from tests.support.rawws import upgrade
 from tests.support.wsclient import Editor
-from tests.test_live_rooms import raw_socket_that_never_reads
 
 pytestmark = [pytest.mark.live, pytest.mark.redis, pytest.mark.slow]
 TOKEN = "scrape-" + uuid.uuid4().hex
@@ -186,25 +186,22 @@ async def test_metrics_move_with_real_traffic_on_two_processes(pair: tuple[LiveS
         ping = json.dumps({"type": "ping", "payload": {}})
         assert await closed_with(b.ws_url(path, tokens["flood"]), [ping] * 200) == 4429
 
-        # 4408: a client that never reads falls behind alice's big edits. Under uvicorn the
-        # outbox's write to such a socket blocks in the server's drain() and never times out
-        # (no 4408 there: reported), so this part runs on daphne only.
-        if a.server == "daphne":
-            slow = raw_socket_that_never_reads(a.port, f"{path}?token={tokens['slow']}")
-            chunk = "z" * 60_000
-            version = 22
-            deadline = time.monotonic() + 60
-            while get(scrape(a), "collab_connections_closed_total", endpoint="text", code="4408") < 1:
-                assert time.monotonic() < deadline, "the silent client was never closed 4408"
-                await alice.edit([chunk] if version % 2 == 0 else [-len(chunk)])
-                version += 1
-                await alice.wait_synced(version)
-                await asyncio.sleep(0.05)
-            slow.close()
+        # 4408: a client that never reads falls behind alice's big edits (on either server)
+        slow = upgrade(a.port, f"{path}?token={tokens['slow']}", rcvbuf=4096)
+        chunk = "z" * 60_000
+        version = 22
+        deadline = time.monotonic() + 60
+        while get(scrape(a), "collab_connections_closed_total", endpoint="text", code="4408") < 1:
+            assert time.monotonic() < deadline, "the silent client was never closed 4408"
+            await alice.edit([chunk] if version % 2 == 0 else [-len(chunk)])
+            version += 1
+            await alice.wait_synced(version)
+            await asyncio.sleep(0.05)
+        slow.close()
 
     def closed_counted() -> None:
         now = scrape(a)
-        for code in ("4400", "4429", "4408") if a.server == "daphne" else ("4400", "4429"):
+        for code in ("4400", "4429", "4408"):
             moved = get(now, "collab_connections_closed_total", endpoint="text", code=code) - get(
                 before, "collab_connections_closed_total", endpoint="text", code=code
             )

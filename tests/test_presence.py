@@ -14,7 +14,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 
 from collab.conf import collab_settings
-from collab.presence import LocalPresence, PresenceRegistry, RedisPresence, registry
+from collab.realtime.presence_store import LocalPresence, PresenceRegistry, RedisPresence, registry
 from project.asgi import application
 from tests.test_consumers import add_member, edit, join, new_doc, token_of
 
@@ -386,3 +386,41 @@ async def test_own_insert_at_the_cursor_moves_it_after_the_typed_text(alice: Use
     assert (p["version"], p["anchor"], p["head"]) == (1, 5, 5)
     await a.close()
     await b.close()
+
+
+# -- a connection's feed of presence diffs ----------------------------------------
+async def test_a_feed_sends_the_shared_frame_and_merges_while_behind(settings: Any) -> None:
+    from collab.realtime.events import PresenceChanged
+    from collab.realtime.outbox import Outbox
+    from collab.realtime.presence import PresenceFeed
+    from tests.support.fakes import FakeSink
+
+    settings.COLLAB = {**settings.COLLAB, "SLOW_CLIENT_BUFFER_BYTES": 100}
+    sink = FakeSink()
+    feed = PresenceFeed(Outbox(_unused_send, sink), "d")
+    first = PresenceChanged("d", joined=[entry("s1")])
+    feed.offer(first)
+    assert sink.out == [first.memo["plain"]]  # the frame every subscriber shares
+    sink.buffer = 1000  # behind: diffs are merged, not queued one by one
+    feed.offer(PresenceChanged("d", joined=[entry("s2")]))
+    feed.offer(PresenceChanged("d", updated=[entry("s2", status="idle")]))
+    feed.offer(PresenceChanged("d", updated=[entry("s1", status="idle")]))
+    for i in range(500):
+        feed.offer(PresenceChanged("d", updated=[entry("s1", meta={"i": i})]))
+    feed.offer(PresenceChanged("d", joined=[entry("s3")]))
+    feed.offer(PresenceChanged("d", left=["s3"]))  # came and went unseen
+    feed.offer(PresenceChanged("d", left=["s4"]))
+    assert len(sink.out) == 1
+    sink.buffer = 0
+    await asyncio.sleep(0.1)
+    assert len(sink.out) == 2
+    merged = json.loads(sink.out[1])["payload"]
+    assert [(e["session"], e["status"]) for e in merged["joined"]] == [("s2", "idle")]
+    assert [(e["session"], e["meta"]) for e in merged["updated"]] == [("s1", {"i": 499})]
+    assert merged["left"] == ["s4"]
+    feed.offer(PresenceChanged("d", left=["s2"]))  # caught up: shared frames again
+    assert json.loads(sink.out[2])["payload"]["left"] == ["s2"]
+
+
+async def _unused_send(message: Any) -> None:
+    raise AssertionError(message)

@@ -16,8 +16,8 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 
-from collab import presence
 from collab.models import Document, Membership, YjsUpdate
+from collab.realtime.presence_store import registry as presence_registry
 from collab.yjs import codec, storage
 from collab.yjs import documents as yjs_documents
 from collab.yjs import room as yjs_room
@@ -167,11 +167,11 @@ async def test_presence_lists_yjs_connections(alice: User, bob: User) -> None:
     doc_id = await make_doc(alice, public_role="editor")
     a = await ywebsocket(doc_id, alice)
     b = await ywebsocket(doc_id, bob)
-    entries = presence.registry().entries(doc_id)
+    entries = presence_registry().entries(doc_id)
     assert sorted(e["user"]["name"] for e in entries) == ["Alice Liddell", "bob"]
     assert {e["meta"]["protocol"] for e in entries} == {"y-websocket"}
     await a.close()
-    await b.until(lambda: [e["user"]["name"] for e in presence.registry().entries(doc_id)] == ["bob"])
+    await b.until(lambda: [e["user"]["name"] for e in presence_registry().entries(doc_id)] == ["bob"])
     await b.close()
 
 
@@ -259,7 +259,7 @@ async def test_a_failed_load_closes_1011_and_the_next_connection_works(
     comm = await connect(f"/ws/yjs/{doc_id}", alice)
     assert await closed_with(comm) == 1011
     assert yjs_room.loaded(doc_id) is None
-    assert presence.registry().entries(doc_id) == []
+    assert presence_registry().entries(doc_id) == []
     monkeypatch.setattr(yjs_room, "_load", database_sync_to_async(storage.load))
     client = await ywebsocket(doc_id, alice)
     assert client.content() == "fine"

@@ -23,13 +23,14 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from collab import access, editing, presence, tickets
+from collab import access, editing, tickets
 from collab.api import serializers as s
 from collab.api.base import CollabAPI, CollabAPIView
 from collab.api.schema import extend_schema
 from collab.exceptions import NotFound as CollabNotFound
 from collab.models import Document, Kind, Membership
 from collab.realtime import credentials
+from collab.realtime.presence_store import registry as presence_registry
 from collab.text.cursors import entries_at, has_stale_cursors
 from collab.yjs import documents as yjs_documents
 
@@ -257,7 +258,7 @@ class DocumentViewSet(
     @action(detail=True, methods=["get"], pagination_class=None)
     def presence(self, request: Request, pk: str | None = None) -> Response:
         document, _ = self.document()
-        entries = presence.registry().entries(str(document.pk))
+        entries = presence_registry().entries(str(document.pk))
         if has_stale_cursors(entries, document.version):  # cursors shown at the current version
             entries = entries_at(str(document.pk), entries, document.version, len(document.content))
         return Response(entries)

@@ -6,7 +6,7 @@ Frames are serialized once and shared: the frames of an event are kept in its
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from collab.protocol import PROTOCOL_VERSION, MessageType, error_frame, frame
@@ -103,5 +103,5 @@ def pong_frame(payload: Any) -> str:
     return frame(MessageType.PONG, payload, echo=True)
 
 
-def subscribed_frame(documents: Sequence[str]) -> str:
+def subscribed_frame(documents: Iterable[str]) -> str:
     return frame(MessageType.SUBSCRIBED, {"documents": sorted(documents)})

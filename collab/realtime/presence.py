@@ -2,14 +2,19 @@
 
 A diff is a ``PresenceChanged`` event published to the room (the document's
 connections and presence-room watchers, on every process). Entries live in
-the registry (``collab.presence``) under a lease: every process renews its
-own members' leases every ``PRESENCE_HEARTBEAT`` seconds and sweeps the rooms
-it has members in, announcing leases that ran out (a process that died).
+the registry (``collab.realtime.presence_store``) under a lease: every process
+renews its own members' leases every ``PRESENCE_HEARTBEAT`` seconds and sweeps
+the rooms it has members in, announcing leases that ran out (a process that died).
 
 When the store fails or comes back empty (Redis restarted), nothing is lost for
 good: a renewal re-creates this process's entries that the store no longer has
 and announces them as ``joined`` again, and a leave that failed is retried and
 announced by the next sweep.
+
+Each connection receives diffs through a ``PresenceFeed``: the frame shared by
+everyone while it keeps up; while its outbox is behind, the diffs are merged
+into the latest state per session and sent as one frame when the socket has
+room, so a presence flood cannot grow a stalled connection's memory.
 """
 
 from __future__ import annotations
@@ -21,9 +26,12 @@ from typing import Any, TypeVar
 
 from collab.access import parse_document_id
 from collab.conf import collab_settings
-from collab.presence import Entry, LocalPresence, registry
+from collab.protocol import MessageType, frame
 from collab.realtime.events import PresenceChanged
+from collab.realtime.frames import presence_frame
 from collab.realtime.hub import hub
+from collab.realtime.outbox import Outbox
+from collab.realtime.presence_store import Entry, LocalPresence, registry
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -91,3 +99,51 @@ async def sweep_forever() -> None:
             await sweep_once()
         except Exception:
             log.exception("presence sweep failed")
+
+
+class PresenceFeed:
+    """The presence diffs of one document for one connection."""
+
+    __slots__ = ("document_id", "outbox", "pending", "tagged")
+
+    def __init__(self, outbox: Outbox, document_id: str, *, tagged: bool = False) -> None:
+        self.outbox = outbox
+        self.document_id = document_id
+        self.tagged = tagged  # the presence room's frames name their document
+        # while behind: session -> ("joined" | "updated", entry) or ("left", None)
+        self.pending: dict[str, tuple[str, Entry | None]] | None = None
+
+    def offer(self, event: PresenceChanged) -> None:
+        if self.pending is None and not self.outbox.congested():
+            self.outbox.send(presence_frame(event, tagged=self.tagged))
+            return
+        if self.pending is None:
+            self.pending = {}
+        _merge(self.pending, event)
+        self.outbox.send_latest(("presence", self.document_id), self._flush)
+
+    def _flush(self) -> str | None:
+        pending, self.pending = self.pending, None
+        if not pending:
+            return None
+        payload: dict[str, Any] = {"joined": [], "left": [], "updated": []}
+        for session, (kind, entry) in pending.items():
+            payload[kind].append(session if kind == "left" else entry)
+        if self.tagged:
+            payload = {"document": self.document_id, **payload}
+        return frame(MessageType.PRESENCE, payload)
+
+
+def _merge(pending: dict[str, tuple[str, Entry | None]], event: PresenceChanged) -> None:
+    """Fold a diff into the latest state per session (what the client must end up knowing)."""
+    for entry in event.joined:
+        pending[entry["session"]] = ("joined", entry)
+    for entry in event.updated:
+        was = pending.get(entry["session"])
+        pending[entry["session"]] = ("joined" if was and was[0] == "joined" else "updated", entry)
+    for session in event.left:
+        was = pending.get(session)
+        if was and was[0] == "joined":
+            del pending[session]  # came and went while the client was behind: never shown
+        else:
+            pending[session] = ("left", None)

@@ -8,7 +8,8 @@
 - the metrics ticker (``collab.metrics_endpoint.refresh_forever``): flushes the
   delivery recorders and samples the room and presence gauges once a second;
 - SIGTERM/SIGINT: every connection is told 1001 ("going away, reconnect")
-  before the server stops (servers drop sockets without a close frame).
+  before the server stops (servers drop sockets without a close frame);
+- ``spawn``: background tasks whose failures are logged, never left unretrieved.
 
 The channel-layer listener belongs to the hub and starts with its first room.
 """
@@ -19,6 +20,7 @@ import asyncio
 import logging
 import signal
 import threading
+from collections.abc import Coroutine
 from typing import Any
 
 from collab.realtime.hub import hub
@@ -92,3 +94,21 @@ def _chain(signum: int, frame: Any, previous: Any) -> None:
         previous(signum, frame)
     else:
         signal.raise_signal(signum)
+
+
+def spawn(coro: Coroutine[Any, Any, Any], what: str = "task") -> asyncio.Task[Any]:
+    """Run ``coro`` in the background; what it raises is logged, never left unretrieved.
+    A socket that is gone (``OSError``, e.g. uvicorn's ``ClientDisconnected``) is normal."""
+    task = asyncio.get_running_loop().create_task(coro)
+
+    def done(t: asyncio.Task[Any]) -> None:
+        if t.cancelled():
+            return
+        exc = t.exception()
+        if isinstance(exc, OSError):
+            log.debug("%s: the socket is gone (%r)", what, exc)
+        elif exc is not None:
+            log.error("%s failed", what, exc_info=exc)
+
+    task.add_done_callback(done)
+    return task

@@ -23,10 +23,10 @@ from django.db.models.functions import Length
 
 from collab.models import Document, Operation
 from collab.ot import transform_position
-from collab.presence import Entry
 from collab.protocol import ErrorCode, MessageType, error_frame
 from collab.realtime.hub import hub
 from collab.realtime.presence import update_presence
+from collab.realtime.presence_store import Entry
 from collab.text.events import CursorMoved
 
 log = logging.getLogger(__name__)
@@ -112,11 +112,11 @@ class CursorCoalescer:
         self.sent_at = 0.0
 
     def submit(self, version: int, anchor: int | None, head: int | None) -> None:
-        if version > self.conn.outbox.last:
+        if version > self.conn.stream.last:
             self.conn.send_frame(
                 error_frame(
                     ErrorCode.VERSION_AHEAD,
-                    f"Cursor version {version} is beyond the version you have ({self.conn.outbox.last}).",
+                    f"Cursor version {version} is beyond the version you have ({self.conn.stream.last}).",
                     MessageType.CURSOR.value,
                 )
             )
@@ -153,7 +153,7 @@ class CursorCoalescer:
         if anchor is not None and head is not None:
             cursor = await _cursor_at(conn.document_id, version, anchor, head, conn.session)
         await update_presence(conn.document_id, conn.session, {"cursor": cursor}, announce=False)
-        shown = cursor or {"version": conn.outbox.last, "anchor": None, "head": None}
+        shown = cursor or {"version": conn.stream.last, "anchor": None, "head": None}
         await hub().publish(
             conn.document_id,
             CursorMoved(

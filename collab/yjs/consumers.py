@@ -14,10 +14,8 @@ client sends is the order in which its messages are applied.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
-from collections import deque
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -26,16 +24,15 @@ from django.utils import timezone
 
 from collab import access
 from collab.codes import CloseCode
-from collab.conf import collab_settings
-from collab.consumers import BaseConsumer, _role_now
 from collab.exceptions import NotFound
 from collab.middleware import user_for_token
 from collab.models import Kind
 from collab.realtime import credentials, runtime
+from collab.realtime.consumers import BaseConsumer, role_now
 from collab.realtime.events import AccessChanged, DocumentDeleted, Event, SessionClosed
 from collab.realtime.hub import hub
+from collab.realtime.limits import Verdict
 from collab.realtime.presence import join_presence, leave_presence, update_presence
-from collab.transport import DaphneSink, sink_for
 from collab.users import user_info
 from collab.yjs import codec
 from collab.yjs.codec import FrameError, Message, Reader, Sync
@@ -68,13 +65,10 @@ def _resolve(user: Any, document_id: str) -> tuple[Any, str]:
 
 
 class BinarySocket(BaseConsumer):
-    """Binary frames in order, written at once under daphne, bounded for slow clients."""
+    """Binary frames through the socket's outbox (its one ordered, bounded write path)."""
 
     async def connect(self) -> None:
-        self.setup_limits()
-        self.sink = sink_for(self.base_send)
-        self._bytes_out: deque[bytes] | None = None
-        self._bytes_writer: asyncio.Task[None] | None = None
+        self.setup()
         self.user = self.scope.get("user") or AnonymousUser()
         await credentials.watch(self, on_revoked=lambda: self.shut(UNAUTHORIZED))  # its sign-in ended
         await self.open()
@@ -82,75 +76,30 @@ class BinarySocket(BaseConsumer):
     async def open(self) -> None:
         raise NotImplementedError
 
+    @property
+    def closing(self) -> bool:
+        return not self.outbox.open
+
+    @property
+    def max_bytes(self) -> int:
+        return self.limits.max_bytes
+
     def send_bytes(self, data: bytes) -> None:
-        if self.closing:
-            return
-        if isinstance(self.sink, DaphneSink):
-            try:
-                self.sink.protocol.sendMessage(data, True)
-                self.sink.frames += 1
-            except Exception:
-                log.debug("write to a closed socket dropped")
-                return
-            self._check_backlog()
-            return
-        if self._bytes_out is None:
-            self._bytes_out = deque()
-        self._bytes_out.append(data)
-        if len(self._bytes_out) > 4096:  # a client that reads nothing: cut it off (it resyncs on reconnect)
-            self.abandon(TOO_SLOW)
-            return
-        if self._bytes_writer is None:
-            self._bytes_writer = asyncio.get_running_loop().create_task(self._drain_bytes())
-        self._check_backlog()
-
-    def _check_backlog(self) -> None:
-        buffered = self.sink.buffered()
-        if buffered is not None and buffered > 8 * int(collab_settings["SLOW_CLIENT_BUFFER_BYTES"]):
-            self.abandon(TOO_SLOW)
-
-    async def _drain_bytes(self) -> None:
-        try:
-            while self._bytes_out:
-                await self.send(bytes_data=self._bytes_out.popleft())
-        except Exception:
-            log.debug("socket closed while writing")
-        finally:
-            self._bytes_writer = None
+        self.outbox.send(data)
 
     def abandon(self, code: int) -> None:
         """Close with ``code`` from synchronous code."""
-        if not self.closing:
-            asyncio.get_running_loop().create_task(self.shut(code))
-
-    async def shut(self, code: int) -> None:
-        if self.closing:
-            return
-        self.closing = True
-        if self._bytes_writer is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(self._bytes_writer), 2)
-        try:
-            await self.close(code=int(code))
-        finally:
-            await credentials.unwatch(self)
-            await self.cleanup()
-
-    async def disconnect(self, code: int) -> None:
-        self.closing = True
-        await credentials.unwatch(self)
-        await self.cleanup()
+        if self.outbox.open:
+            runtime.spawn(self.shut(int(code)), f"closing with {int(code)}")
 
     def strike(self) -> None:
-        if self.invalid_strikes.hit():
+        if self.limits.invalid():
             self.abandon(PROTOCOL_ABUSE)
 
     def over_rate(self) -> bool:
         """Updates cannot be dropped silently (the client would never resend them): a sustained
         flood closes the socket instead (4429); the client resyncs when it reconnects."""
-        if self.bucket.take():
-            return False
-        if self.rate_strikes.hit():
+        if self.limits.admit() is Verdict.ABUSE:
             self.abandon(RATE_LIMITED)
             return True
         return False
@@ -194,7 +143,7 @@ class Peer:
         self.socket.going_away()
 
     async def _recheck(self) -> None:
-        role = await database_sync_to_async(_role_now)(self.user, self.document_id)
+        role = await database_sync_to_async(role_now)(self.user, self.document_id)
         if role is None:
             self.socket.peer_lost(self, ACCESS_REVOKED, "access_revoked")
         elif role != self.role:
@@ -352,7 +301,7 @@ class HocuspocusConsumer(BinarySocket):
         self.opened(None, None)
 
     async def cleanup(self) -> None:
-        self.pending.clear()
+        getattr(self, "pending", {}).clear()
         for peer in list(getattr(self, "peers", {}).values()):
             await peer.leave()
         self.peers = {}

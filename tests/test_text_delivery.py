@@ -1,13 +1,15 @@
-"""Per-connection frames: acks for one's own ops, others' runs as one ``op`` or ``ops`` frame, built once."""
+"""The text kind's delivery: acks for one's own ops, others' runs as one ``op`` or ``ops`` frame
+built once, ``sync`` answers split by size."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from collab.delivery import Outbox, frames_for
+from collab.realtime.outbox import Outbox
+from collab.text.delivery import OpStream, frames_for, split_ops
 from collab.text.events import OpItem, OpsCommitted
-from collab.transport import Sink
+from tests.support.fakes import FakeSink
 
 
 def item(version: int, session: str) -> OpItem:
@@ -49,27 +51,14 @@ def test_ack_frames_carry_client_id_seq_and_version() -> None:
     assert ack == {"type": "ack", "payload": {"client_id": "me", "seq": 3, "version": 3}}
 
 
-class FakeSink(Sink):
-    sync = True
-
-    def __init__(self) -> None:
-        self.out: list[str] = []
-
-    def buffered(self) -> int:
-        return 0
-
-    def write_now(self, text: str) -> None:
-        self.out.append(text)
-
-
-async def never(*args: Any) -> None:
+async def never(message: Any) -> None:
     raise AssertionError("not expected")
 
 
-def test_subscribers_share_the_frames_built_for_a_batch() -> None:
+async def test_subscribers_share_the_frames_built_for_a_batch() -> None:
     sinks = [FakeSink() for _ in range(3)]
     outboxes = [
-        Outbox(document_id="doc", session=f"s{i}", last=0, sink=sink, send=never, close=never)
+        OpStream(document_id="doc", session=f"s{i}", outbox=Outbox(never, sink))
         for i, sink in enumerate(sinks)
     ]
     for outbox in outboxes:
@@ -82,3 +71,14 @@ def test_subscribers_share_the_frames_built_for_a_batch() -> None:
     assert kinds(sinks[0].out) == [("ops", [1, 2, 3, 4])]
     assert all(o.last == 4 for o in outboxes)
     assert OpsCommitted("doc", BATCH) == batch  # the memo is not part of a batch's value
+
+
+def test_sync_answers_are_split_by_size_and_never_empty() -> None:
+    payloads = [json.dumps({"v": i, "pad": "x" * 40}) for i in range(10)]
+    frames = split_ops(payloads, 200)
+    assert len(frames) > 1 and all(len(f) < 200 + 60 for f in frames)
+    got = [o["v"] for f in frames for o in json.loads(f)["payload"]["ops"]]
+    assert got == list(range(10))
+    assert split_ops([], 200) == ['{"type":"ops","payload":{"ops":[]}}']
+    (alone,) = split_ops([json.dumps({"big": "y" * 500})], 200)  # larger than a frame: alone in one
+    assert len(json.loads(alone)["payload"]["ops"]) == 1

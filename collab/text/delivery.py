@@ -1,44 +1,58 @@
-"""Per-connection ordered delivery: acks and ops in version order, gaps filled, slow clients bounded.
+"""The text kind's ordered delivery per connection: acks and ops in version order, gaps filled,
+``sync`` answered, slow clients bounded.
 
-Each document connection has one ``Outbox``. It remembers the last version it
-sent (``last``) and guarantees PROTOCOL.md section 5's ordering: ``ack`` and
-``op`` frames leave in strictly increasing version order with no gaps.
+Each document connection has one ``OpStream``. It remembers the last version
+it sent (``last``) and keeps PROTOCOL.md section 5's ordering: ``ack`` and
+``op`` frames leave in strictly increasing version order with no gaps. It
+writes through the connection's ``Outbox`` (the socket's one write path).
 
-- Fast path: the connection is up to date and the server's write buffer is
-  small, so the batch's frames are written at once (no task, no copy).
-- A batch that starts after ``last + 1`` (the channel layer dropped one, or
+- Fast path: the connection is up to date and not behind, so the frames of an
+  ``OpsCommitted`` event are handed to the outbox at once (no task, no copy).
+- An event that starts after ``last + 1`` (the channel layer dropped one, or
   another process committed in between) makes the pump read the missing ops
   from the database first.
-- Slow clients: when more than ``SLOW_CLIENT_BUFFER_BYTES`` wait in the
-  server's buffer for this socket, the outbox stops writing and keeps only the
-  highest version it owes (memory stays bounded: the ops are in the database).
-  When the buffer drains it catches up with ``ops`` frames read from the
-  database; if it stays behind for ``SLOW_CLIENT_TIMEOUT`` seconds the
-  connection is closed with 4408. Others are never waited on.
+- Behind (the outbox holds more than its bound): nothing more is queued, only
+  the highest version owed is kept (the ops are in the database). When the
+  socket drains the pump catches up with ``ops`` frames read from the
+  database; if it stays behind for ``SLOW_CLIENT_TIMEOUT`` the outbox closes
+  it with 4408. Others are never waited on.
+- ``sync``: every op after the given version, as ``ops`` frames of at most
+  ``SYNC_FRAME_BYTES``; ``history_unavailable`` beyond ``SYNC_MAX_OPS`` ops or
+  ``SYNC_MAX_BYTES`` bytes (announced in ``hello.limits``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 from channels.db import database_sync_to_async
+from django.db.models import Count, Sum, TextField
+from django.db.models.functions import Cast, Length
 
 from collab import editing, metrics
+from collab.codes import CloseCode, ErrorCode
 from collab.conf import collab_settings
-from collab.exceptions import CollabError
-from collab.protocol import CloseCode, ErrorCode, MessageType, dumps
+from collab.exceptions import CollabError, HistoryUnavailable
+from collab.models import Operation
+from collab.protocol import MessageType
 from collab.realtime.frames import ack_frame, error_frame, op_frame, ops_frame
+from collab.realtime.outbox import Outbox
 from collab.text.events import OpItem, OpsCommitted
-from collab.transport import Sink
 
 log = logging.getLogger(__name__)
 
-CATCH_UP_CHUNK = 500  # ops per ``ops`` frame when catching up
-MAX_QUEUED = 256  # batches queued for a connection whose buffer cannot be read
+CATCH_UP_CHUNK = 500  # ops read from the database at a time when catching up
+MAX_QUEUED = 256  # events queued for a connection while its pump runs
+OP_OVERHEAD = 200  # bytes of an op payload besides the op itself (ids, user), for the sync estimate
+
+
+def sync_limits() -> dict[str, int]:
+    """What ``hello.limits`` announces about ``sync`` answers."""
+    cfg = collab_settings
+    return {"max_sync_ops": int(cfg["SYNC_MAX_OPS"]), "max_sync_bytes": int(cfg["SYNC_MAX_BYTES"])}
 
 
 def frames_for(items: Sequence[OpItem], session: str, after: int) -> list[str]:
@@ -62,12 +76,46 @@ def frames_for(items: Sequence[OpItem], session: str, after: int) -> list[str]:
     return out
 
 
+def split_ops(payloads: Sequence[str], max_bytes: int) -> list[str]:
+    """``ops`` frames of at most about ``max_bytes`` each (one op larger than that goes alone);
+    always at least one frame, so an empty answer is ``{"ops": []}``."""
+    frames: list[str] = []
+    run: list[str] = []
+    size = 0
+    for payload in payloads:
+        if run and size + len(payload) > max_bytes:
+            frames.append(ops_frame(run))
+            run, size = [], 0
+        run.append(payload)
+        size += len(payload) + 1
+    if run or not frames:
+        frames.append(ops_frame(run))
+    return frames
+
+
 def _items_since(document_id: str, since: int, upto: int | None) -> list[OpItem]:
     return [OpItem.of(op) for op in editing.ops_since(document_id, since, upto=upto)]
 
 
+def _sync_items(document_id: str, since: int) -> tuple[int, list[OpItem]]:
+    """(current version, every op after ``since``) for a ``sync``, or HistoryUnavailable when
+    that is too much (checked from the sizes in the database before anything is read)."""
+    cfg = collab_settings
+    size = Operation.objects.filter(document_id=document_id, version__gt=since).aggregate(
+        n=Count("id"), chars=Sum(Length(Cast("op", TextField())))
+    )
+    estimate = int(size["chars"] or 0) + OP_OVERHEAD * int(size["n"] or 0)
+    if estimate > int(cfg["SYNC_MAX_BYTES"]):
+        raise HistoryUnavailable(
+            f"The history after version {since} is too large to send ({estimate} bytes); "
+            "reconnect to get a fresh copy."
+        )
+    current, ops = editing.sync_ops(document_id, since)
+    return current, [OpItem.of(op) for op in ops]
+
+
 fetch_items = database_sync_to_async(_items_since)
-fetch_sync = database_sync_to_async(editing.sync_ops)
+fetch_sync = database_sync_to_async(_sync_items)
 
 
 class SyncRequest:
@@ -77,36 +125,20 @@ class SyncRequest:
         self.since = since
 
 
-class Outbox:
-    __slots__ = (
-        "close", "closed", "document_id", "high", "last", "owed", "paused",
-        "queue", "send", "session", "sink", "task", "timeout",
-    )  # fmt: skip
+class OpStream:
+    """Acks and ops for one connection, in version order."""
 
-    def __init__(
-        self,
-        *,
-        document_id: str,
-        session: str,
-        last: int,
-        sink: Sink,
-        send: Callable[[str], Awaitable[None]],
-        close: Callable[[int, str, str], Awaitable[None]],
-    ) -> None:
+    __slots__ = ("document_id", "last", "outbox", "owed", "paused", "queue", "session", "task")
+
+    def __init__(self, *, document_id: str, session: str, outbox: Outbox) -> None:
         self.document_id = document_id
         self.session = session
-        self.last = last
-        self.sink = sink
-        self.send = send
-        self.close = close
+        self.outbox = outbox
+        self.last = 0
+        self.owed = 0  # highest version committed that this connection must still get
         self.queue: deque[OpsCommitted | SyncRequest] | None = None  # made when first needed
-        self.owed = last  # highest version committed that this connection must still get
         self.task: asyncio.Task[None] | None = None
-        self.closed = False
         self.paused = True  # until ``start()``: hello goes out first
-        cfg = collab_settings
-        self.high = int(cfg["SLOW_CLIENT_BUFFER_BYTES"])
-        self.timeout = float(cfg["SLOW_CLIENT_TIMEOUT"])
 
     # -- entry points ------------------------------------------------------
     def start(self, last: int) -> None:
@@ -118,26 +150,17 @@ class Outbox:
             self._wake()
 
     def deliver(self, batch: OpsCommitted) -> None:
-        if self.closed or batch.last <= self.last:
+        if not self.outbox.open or batch.last <= self.last:
             return
         self.owed = max(self.owed, batch.last)
-        if (
-            self.task is None
-            and not self.paused
-            and batch.first <= self.last + 1
-            and self.sink.sync
-            and not self.congested()
-        ):
-            try:
-                for text in self._frames(batch):
-                    self.sink.write_now(text)
-            except Exception:  # the socket is gone; disconnect cleans up
-                self.closed = True
-                return
+        behind = self.outbox.congested()
+        if self.task is None and not self.paused and batch.first <= self.last + 1 and not behind:
+            for text in self._frames(batch):
+                self.outbox.send(text)
             self.last = batch.last
             metrics.delivered(batch.items[-1].committed_at)
             return
-        if len(self.queue or ()) < MAX_QUEUED and not (self.sink.sync and self.congested()):
+        if len(self.queue or ()) < MAX_QUEUED and not behind:
             self._queue().append(batch)
         # else: not kept on purpose; ``owed`` remembers it and the pump reads it back
         self._wake()
@@ -145,7 +168,7 @@ class Outbox:
     def owe(self, version: int) -> None:
         """The document is at ``version`` (read from the database): send whatever is missing up to it
         (after a channel-layer failure, when events may never come)."""
-        if self.closed or version <= self.owed:
+        if not self.outbox.open or version <= self.owed:
             return
         self.owed = version
         self._wake()
@@ -155,7 +178,6 @@ class Outbox:
         self._wake()
 
     def stop(self) -> None:
-        self.closed = True
         if self.task is not None and self.task is not asyncio.current_task():
             self.task.cancel()
 
@@ -165,12 +187,8 @@ class Outbox:
             self.queue = deque()
         return self.queue
 
-    def congested(self) -> bool:
-        buffered = self.sink.buffered()
-        return buffered is not None and buffered > self.high
-
     def _wake(self) -> None:
-        if self.task is None and not self.closed and not self.paused:
+        if self.task is None and self.outbox.open and not self.paused:
             self.task = asyncio.get_running_loop().create_task(self._pump())
 
     def _frames(self, batch: OpsCommitted) -> list[str]:
@@ -181,54 +199,40 @@ class Outbox:
             frames = batch.memo[key] = frames_for(batch.items, self.session, self.last)
         return frames
 
-    async def _write(self, text: str) -> None:
-        try:
-            if self.sink.sync:
-                self.sink.write_now(text)
-            else:
-                await self.send(text)
-        except Exception as exc:  # the socket is gone; its disconnect cleans up
-            raise _Gone from exc
-
-    async def _wait_until_drained(self) -> bool:
-        """Wait while the client is too slow; False if it stayed slow past the timeout."""
-        started = time.monotonic()
-        while self.congested():
-            if time.monotonic() - started > self.timeout:
-                return False
-            await asyncio.sleep(0.05)
-        return True
+    async def _drained(self) -> None:
+        if not await self.outbox.wait_drained():
+            raise _Stop
 
     async def _catch_up(self, upto: int) -> None:
         """Send everything in (last, upto] from the database: acks for own ops, ``ops`` for others'."""
         metrics.GAP_FILLS.inc()
-        while self.last < upto and not self.closed:
+        while self.last < upto and self.outbox.open:
+            await self._drained()
             items = await fetch_items(self.document_id, self.last, min(upto, self.last + CATCH_UP_CHUNK))
             if not items:
                 return
             for text in frames_for(items, self.session, self.last):
-                await self._write(text)
+                self.outbox.send(text)
             self.last = items[-1].version
             metrics.delivered(items[-1].committed_at)
-            if not await self._wait_until_drained():
-                raise _TooSlow
 
     async def _answer_sync(self, since: int) -> None:
         try:
-            current, ops = await fetch_sync(self.document_id, since)
+            current, items = await fetch_sync(self.document_id, since)
         except CollabError as exc:
-            await self._write(error_frame(exc.code, exc.message, MessageType.SYNC.value))
+            self.outbox.send(error_frame(exc.code, exc.message, MessageType.SYNC.value))
             return
-        payloads = [dumps(op.payload()) for op in ops]
-        await self._write(ops_frame(payloads))
+        limit = int(collab_settings["SYNC_FRAME_BYTES"])
+        for text in split_ops([i.payload for i in items], limit):
+            await self._drained()
+            self.outbox.send(text)
         self.last = max(self.last, current)
         self.owed = max(self.owed, current)
 
     async def _pump(self) -> None:
         try:
-            while not self.closed:
-                if not await self._wait_until_drained():
-                    raise _TooSlow
+            while self.outbox.open:
+                await self._drained()
                 if not self.queue:
                     if self.owed > self.last:
                         await self._catch_up(self.owed)
@@ -244,32 +248,24 @@ class Outbox:
                     log.info("gap before v%d for %s: filling from the database", item.first, self.session)
                     await self._catch_up(item.first - 1)
                 for text in self._frames(item):
-                    await self._write(text)
+                    self.outbox.send(text)
                 self.last = max(self.last, item.last)
                 metrics.delivered(item.items[-1].committed_at)
-        except _TooSlow:
-            log.info("closing %s: too slow to keep up", self.session)
-            self.closed = True
-            await self.close(CloseCode.TOO_SLOW, ErrorCode.TOO_SLOW, "You fell too far behind; reconnect.")
-            self.sink.abort()
-        except _Gone:
-            log.debug("delivery to %s stopped: the socket is closed", self.session)
-            self.closed = True
+        except _Stop:
+            self.outbox.too_slow()
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("delivery to %s failed", self.session)
-            self.closed = True
-            await self.close(CloseCode.SERVER_ERROR, ErrorCode.SERVER_ERROR, "Delivery failed; reconnect.")
+            await self.outbox.close(
+                int(CloseCode.SERVER_ERROR),
+                error_frame(ErrorCode.SERVER_ERROR, "Delivery failed; reconnect."),
+            )
         finally:
             self.task = None
-            if not self.closed and (self.queue or self.owed > self.last):
+            if self.outbox.open and (self.queue or self.owed > self.last):
                 self._wake()
 
 
-class _TooSlow(Exception):
-    pass
-
-
-class _Gone(Exception):
-    pass
+class _Stop(Exception):
+    """The connection stayed behind too long."""

@@ -7,7 +7,8 @@ the ASGI ``send`` callable for the server's transport so that the delivery
 code can see how far behind a client is (``buffered()``) and stop writing to
 it. Under daphne it also writes without the per-message coroutine
 (``write_now``), which is most of the fan-out cost. Unknown servers get a sink
-that knows nothing (``buffered() is None``); delivery then bounds its own queue.
+that knows nothing (``buffered() is None``); the outbox then bounds its own queue.
+Only ``collab.realtime.outbox`` uses a sink.
 """
 
 from __future__ import annotations
@@ -23,12 +24,11 @@ class Sink:
     """A server we know nothing about: no buffer reading, no synchronous write."""
 
     sync = False
-    frames = 0  # frames written by ``write_now`` (connection logs)
 
     def buffered(self) -> int | None:
         return None
 
-    def write_now(self, text: str) -> None:
+    def write_now(self, frame: str | bytes) -> None:
         raise NotImplementedError
 
     def abort(self) -> None:
@@ -37,6 +37,10 @@ class Sink:
     def close_frame(self, code: int) -> bool:
         """Send a close frame the ASGI path cannot; False if this server needs no help."""
         return False
+
+    def wait_for_close_reply(self, seconds: float) -> None:
+        """How long the server waits for the client's answer to our close before dropping it."""
+        return None
 
 
 class DaphneSink(Sink):
@@ -53,14 +57,21 @@ class DaphneSink(Sink):
         offset = getattr(transport, "offset", 0)
         return len(data) - offset + int(getattr(transport, "_tempDataLen", 0))
 
-    def write_now(self, text: str) -> None:
-        self.protocol.sendMessage(text.encode(), False)
-        self.frames += 1
+    def write_now(self, frame: str | bytes) -> None:
+        if isinstance(frame, str):
+            self.protocol.sendMessage(frame.encode(), False)
+        else:
+            self.protocol.sendMessage(frame, True)
 
     def abort(self) -> None:
         transport = getattr(self.protocol, "transport", None)
         if transport is not None:
             transport.abortConnection()
+
+    def wait_for_close_reply(self, seconds: float) -> None:
+        # autobahn drops a connection whose client has not answered a close within 1 s; a
+        # client catching up on its buffer needs as long as we give it before aborting
+        self.protocol.closeHandshakeTimeout = seconds
 
     def close_frame(self, code: int) -> bool:
         # autobahn lets applications close only with 1000 or 3000-4999; 1001 and

@@ -1,13 +1,16 @@
-"""One function per client message type, registered by type; the consumer only dispatches.
+"""The text kind's handlers: one function per client message type, registered by type.
 
 A handler gets the connection's small context (``Conn``: user, role, document
-id, session, outbox and a way to send) and the parsed message. It returns
-nothing or raises ``ProtocolError``/``CollabError``; the consumer turns that
-into an ``error`` frame. Adding a message type means adding a function here::
+id, session, its op stream and cursors, and a way to send) and the parsed
+message. It returns nothing or raises a ``CollabError``; the consumer turns
+that into an ``error`` frame. Adding a message type means adding a function
+here::
 
     @handler(MessageType.PING)
     async def ping(conn: Conn, message: Ping) -> None:
-        conn.send_frame(frame(MessageType.PONG, message.payload, echo=True))
+        conn.send_frame(pong_frame(message.payload))
+
+Handlers can be driven without a socket (``tests/support/fakes.py``).
 """
 
 from __future__ import annotations
@@ -18,13 +21,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from collab import access
-from collab.delivery import Outbox
+from collab.codes import ErrorCode
 from collab.editing import EditRequest
-from collab.exceptions import CollabError
-from collab.protocol import ErrorCode, MessageType, ProtocolError, error_frame, frame
+from collab.exceptions import CollabError, Forbidden
+from collab.protocol import MessageType
+from collab.realtime.frames import ack_frame, error_frame, pong_frame
 from collab.realtime.presence import update_presence
 from collab.text.committer import committer
 from collab.text.cursors import CursorCoalescer
+from collab.text.delivery import OpStream
 
 log = logging.getLogger(__name__)
 Handler = Callable[["Conn", Any], Awaitable[None]]
@@ -36,10 +41,10 @@ class Conn(Protocol):
     role: str
     document_id: str
     session: str
-    outbox: Outbox
+    stream: OpStream
     cursors: CursorCoalescer
 
-    def send_frame(self, text: str) -> None: ...
+    def send_frame(self, frame: str | bytes) -> None: ...
 
 
 def handler(kind: MessageType) -> Callable[[Handler], Handler]:
@@ -55,9 +60,7 @@ async def edit(conn: Conn, message: Any) -> None:
     p = message.payload
     ref = {"client_id": p.client_id, "seq": p.seq}
     if not access.can_edit(conn.role):
-        raise ProtocolError(
-            ErrorCode.FORBIDDEN, f"Your role ({conn.role}) does not allow editing this document.", ref
-        )
+        raise Forbidden(f"Your role ({conn.role}) does not allow editing this document.", ref=ref)
     future = committer(conn.document_id).enqueue(
         EditRequest(
             conn.document_id,
@@ -87,17 +90,17 @@ def _settled(conn: Conn, ref: dict[str, Any], done: asyncio.Future[Any]) -> None
     if isinstance(outcome, CollabError):
         conn.send_frame(error_frame(outcome.code, outcome.message, ref))
     elif outcome.duplicate:  # a resend of a committed edit: ack it again, with its original version
-        conn.send_frame(frame(MessageType.ACK, {**ref, "version": outcome.version}))
+        conn.send_frame(ack_frame(ref["client_id"], ref["seq"], outcome.version))
 
 
 @handler(MessageType.SYNC)
 async def sync(conn: Conn, message: Any) -> None:
-    conn.outbox.request_sync(message.payload.version)
+    conn.stream.request_sync(message.payload.version)
 
 
 @handler(MessageType.PING)
 async def ping(conn: Conn, message: Any) -> None:
-    conn.send_frame(frame(MessageType.PONG, message.payload, echo=True))
+    conn.send_frame(pong_frame(message.payload))
 
 
 @handler(MessageType.CURSOR)
