@@ -37,7 +37,7 @@ from django.db import IntegrityError, connection, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
-from collab import commit_plan, metrics
+from collab import commit_plan, events, metrics
 from collab.conf import collab_settings
 from collab.exceptions import CollabError, HistoryUnavailable, NotFound, VersionAhead
 from collab.models import Document, Operation, Snapshot
@@ -242,6 +242,7 @@ def _commit_batch(
             if updated != 1:
                 raise IntegrityError("document version moved during commit")
             webhook_outbox.document_changed(document.pk, document.version + 1, decided.head.version)
+            events.edits_were_committed(document.pk, [row.version for row in rows], "text")
     _remember_seqs(doc_key, rows)
     return [_outcome(d, by_version) for d in decided.decisions]
 

@@ -7,6 +7,7 @@
 - Ops committed by a synchronous writer (REST, admin: ``editing.commit``) reach
   the document's live room once their transaction has committed
   (``editing.ops_committed`` is sent from ``transaction.on_commit``).
+- The host's signals (``collab.events``) are sent after commit.
 - Handshake caches forget what changed: a document's owner and ``public_role``
   and a membership (``collab.access``), a user and a token (``collab.user_cache``).
 """
@@ -21,7 +22,7 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 from rest_framework.authtoken.models import Token
 
-from collab import access, user_cache
+from collab import access, events, user_cache
 from collab.editing import CommittedOp, ops_committed
 from collab.models import Document, Membership, Snapshot
 from collab.realtime.events import AccessChanged, DocumentDeleted, Event
@@ -68,6 +69,38 @@ def _membership_changed(sender: Any, instance: Membership, **kwargs: Any) -> Non
 @receiver(ops_committed)
 def _ops_committed(sender: Any, document_id: str, ops: list[CommittedOp], **kwargs: Any) -> None:
     hub().publish_from_sync(document_id, OpsCommitted.of(document_id, ops))
+
+
+# -- events for the host (collab.events), after commit ------------------------------
+@receiver(post_save, sender=Document)
+def _announce_document_saved(sender: Any, instance: Document, created: bool, **kwargs: Any) -> None:
+    if created:
+        events.after_commit(events.document_created, Document, document=instance)
+
+
+@receiver(post_delete, sender=Document)
+def _announce_document_deleted(sender: Any, instance: Document, **kwargs: Any) -> None:
+    events.after_commit(events.document_deleted, Document, document=instance, document_id=str(instance.pk))
+
+
+def _member(instance: Membership) -> dict[str, Any]:
+    return {
+        "membership": instance,
+        "document_id": str(instance.document_id),
+        "user_id": instance.user_id,
+        "role": str(instance.role),
+    }
+
+
+@receiver(post_save, sender=Membership)
+def _announce_member_saved(sender: Any, instance: Membership, created: bool, **kwargs: Any) -> None:
+    signal = events.member_added if created else events.member_changed
+    events.after_commit(signal, Membership, **_member(instance))
+
+
+@receiver(post_delete, sender=Membership)
+def _announce_member_removed(sender: Any, instance: Membership, **kwargs: Any) -> None:
+    events.member_removed_after_commit(Membership, **_member(instance))
 
 
 # -- handshake caches -----------------------------------------------------------------

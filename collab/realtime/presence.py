@@ -24,6 +24,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from collab import events
 from collab.access import parse_document_id
 from collab.conf import collab_settings
 from collab.protocol import MessageType, frame
@@ -45,13 +46,19 @@ async def call(fn: Callable[..., T], *args: Any) -> T:
     return await asyncio.to_thread(fn, *args)
 
 
+async def publish_diff(document_id: str, event: PresenceChanged) -> None:
+    """Publish a presence diff to the room, and tell the host (``collab.events``) who joined or left."""
+    await hub().publish(document_id, event)
+    events.presence_announced(document_id, joined=event.joined, left=event.left)
+
+
 async def join_presence(document_id: str, entry: Entry) -> None:
     reg = registry()
     gone = await call(reg.sweep, document_id)
     await call(reg.join, document_id, entry)
     if gone:
-        await hub().publish(document_id, PresenceChanged(document_id, left=gone))
-    await hub().publish(document_id, PresenceChanged(document_id, joined=[entry], exclude=entry["session"]))
+        await publish_diff(document_id, PresenceChanged(document_id, left=gone))
+    await publish_diff(document_id, PresenceChanged(document_id, joined=[entry], exclude=entry["session"]))
 
 
 async def leave_presence(document_id: str, session: str) -> None:
@@ -62,7 +69,7 @@ async def leave_presence(document_id: str, session: str) -> None:
         _unannounced.setdefault(document_id, set()).add(session)
         return
     if removed:
-        await hub().publish(document_id, PresenceChanged(document_id, left=[session]))
+        await publish_diff(document_id, PresenceChanged(document_id, left=[session]))
 
 
 async def update_presence(document_id: str, session: str, changes: Entry, *, announce: bool = True) -> None:
@@ -80,16 +87,16 @@ async def sweep_once() -> None:
         for session in sessions:  # raises while the store is still away: kept for the next sweep
             await call(reg.leave, document_id, session)
         del _unannounced[document_id]
-        await h.publish(document_id, PresenceChanged(document_id, left=sessions))
+        await publish_diff(document_id, PresenceChanged(document_id, left=sessions))
     for document_id in h.rooms():
         if parse_document_id(document_id) is None:
             continue  # not a document's room (a user's: collab.realtime.credentials)
         back = await call(reg.renew, document_id, [m.session for m in h.members(document_id)])
         if back:
-            await h.publish(document_id, PresenceChanged(document_id, joined=back))
+            await publish_diff(document_id, PresenceChanged(document_id, joined=back))
         gone = await call(reg.sweep, document_id)
         if gone:
-            await h.publish(document_id, PresenceChanged(document_id, left=gone))
+            await publish_diff(document_id, PresenceChanged(document_id, left=gone))
 
 
 async def sweep_forever() -> None:

@@ -26,6 +26,7 @@ from django.db.models import Sum
 from django.db.models.functions import Length
 from django.utils import timezone
 
+from collab import events
 from collab.conf import collab_settings
 from collab.exceptions import NotFound
 from collab.models import Document, Kind, YjsSnapshot, YjsUpdate
@@ -180,6 +181,7 @@ def append(document_id: Any, updates: Sequence[Incoming], *, known: int | None =
         if updated != 1:
             raise IntegrityError("document version moved during append")
         webhook_outbox.document_changed(document.pk, base + 1, last)
+        events.edits_were_committed(document.pk, list(range(base + 1, last + 1)), "yjs")
         snap_version = (
             YjsSnapshot.objects.filter(document_id=document.pk)
             .order_by("-version")
