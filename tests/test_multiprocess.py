@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 import pytest
 import websockets
 
-from tests.support.live import LiveServer
+from tests.support.live import LiveServer, server_pair
 from tests.support.wsclient import Editor, settle
 from tests.test_live_rooms import doc_state, random_op
 
@@ -170,3 +170,54 @@ async def test_sigkilled_process_sessions_leave_within_the_bound(pair: tuple[Liv
         assert status == 200 and [e["session"] for e in entries] == [hello["payload"]["session"]]
     for ws in on_a:
         await ws.close()
+
+
+@pytest.fixture(params=["daphne", "uvicorn"])
+def steady_pair(
+    request: pytest.FixtureRequest, tmp_path: Path, scratch_database: str, redis_url: str
+) -> Iterator[tuple[LiveServer, LiveServer]]:
+    """Two processes on a layer that does not drop (its default capacity)."""
+    env = {"COLLAB_REDIS_PREFIX": f"t{uuid.uuid4().hex[:8]}"}
+    a, b = server_pair(
+        tmp_path, database_url=scratch_database, redis_url=redis_url, env=env, server=request.param
+    )
+    a.tokens = a.create_users("alice", "bob", "carol")  # type: ignore[attr-defined]
+    yield a, b
+    a.stop()
+    b.stop()
+
+
+async def closed_code(ws: Any, timeout: float = 10) -> int | None:
+    with pytest.raises(websockets.ConnectionClosed) as info:
+        while True:
+            await asyncio.wait_for(ws.recv(), timeout)
+    return info.value.rcvd.code if info.value.rcvd is not None else None
+
+
+async def test_delete_closes_every_socket_with_4410_on_every_process(
+    steady_pair: tuple[LiveServer, LiveServer],
+) -> None:
+    """The deletion's own membership changes make every connection re-check its role; whichever
+    comes first, every socket of the document is told 4410 (not 4403), on both processes."""
+    a, b = steady_pair
+    tokens = a.tokens  # type: ignore[attr-defined]
+    for _ in range(3):
+        doc = a.create_document(tokens["alice"], "doomed", "x", public_role="viewer")
+        path = f"/ws/documents/{doc['id']}/"
+        status, _ = a.request(
+            "POST",
+            f"/api/documents/{doc['id']}/members/",
+            token=tokens["alice"],
+            json_body={"username": "bob", "role": "editor"},
+        )
+        assert status == 201
+        sockets = []
+        for server in (a, b):
+            for name in ("alice", "bob", "carol"):  # owner, member, public viewer
+                ws = await websockets.connect(server.ws_url(path, tokens[name]))
+                assert json.loads(await ws.recv())["type"] == "hello"
+                sockets.append(ws)
+        status, _ = a.request("DELETE", f"/api/documents/{doc['id']}/", token=tokens["alice"])
+        assert status == 204
+        codes = [await closed_code(ws) for ws in sockets]
+        assert codes == [4410] * 6, codes

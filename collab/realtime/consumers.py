@@ -27,6 +27,7 @@ from collab import access
 from collab.codes import CloseCode, ErrorCode
 from collab.connection_log import Tracked
 from collab.exceptions import CollabError, NotFound, ProtocolError
+from collab.models import Document
 from collab.protocol import DocumentsPayload, Ping, Subscribe, Unsubscribe, parse_presence_room, ref_of
 from collab.realtime import credentials, runtime
 from collab.realtime.events import AccessChanged, DocumentDeleted, Event, PresenceChanged
@@ -182,12 +183,24 @@ class BaseConsumer(Tracked, AsyncWebsocketConsumer):  # type: ignore[misc]
             )
 
 
+DELETED = "deleted"
+
+
 def role_now(user: Any, document_id: str) -> str | None:
     """The user's role on the document now; None if they can no longer read it."""
     try:
         return access.resolve(user, document_id)[1]
     except NotFound:
         return None
+
+
+def access_now(user: Any, document_id: str) -> str | None:
+    """``role_now``, or ``DELETED`` when the document is gone: a deletion's own membership
+    changes make connections re-check, and they must close as deleted (4410), not 4403."""
+    role = role_now(user, document_id)
+    if role is None and not Document.objects.filter(pk=document_id).exists():
+        return DELETED
+    return role
 
 
 class PresenceConsumer(BaseConsumer):

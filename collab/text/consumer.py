@@ -19,10 +19,9 @@ from django.utils import timezone
 from collab import access, editing
 from collab.codes import CloseCode, ErrorCode
 from collab.exceptions import NotFound
-from collab.models import Document
 from collab.protocol import parse
 from collab.realtime import credentials, runtime
-from collab.realtime.consumers import BaseConsumer, role_now
+from collab.realtime.consumers import DELETED, BaseConsumer, access_now
 from collab.realtime.events import (
     AccessChanged,
     DocumentDeleted,
@@ -43,14 +42,6 @@ from collab.users import UserInfo, user_info
 
 log = logging.getLogger(__name__)
 MAX_HELD = 1000  # room events kept while hello is on its way
-
-
-def access_now(user: Any, document_id: str) -> str | None:
-    """The role now; None if the user can no longer read it; ``"deleted"`` if the document is gone."""
-    role = role_now(user, document_id)
-    if role is None and not Document.objects.filter(pk=document_id).exists():
-        return "deleted"
-    return role
 
 
 class DocumentConsumer(BaseConsumer):
@@ -191,7 +182,7 @@ class DocumentConsumer(BaseConsumer):
         """After an access change: close (4403, or 4410 if the document is gone: a deletion's
         membership changes race its own event), or announce the new role."""
         role = await database_sync_to_async(access_now)(self.user, self.document_id)
-        if role == "deleted":
+        if role == DELETED:
             await self.close_deleted()
         elif role is None:
             await self.close_with(

@@ -28,7 +28,8 @@ from collab.exceptions import NotFound
 from collab.middleware import user_for_token
 from collab.models import Kind
 from collab.realtime import credentials, runtime
-from collab.realtime.consumers import BaseConsumer, role_now
+from collab.realtime.consumers import DELETED as DELETED_DOCUMENT
+from collab.realtime.consumers import BaseConsumer, access_now
 from collab.realtime.events import AccessChanged, DocumentDeleted, Event, SessionClosed
 from collab.realtime.hub import hub
 from collab.realtime.limits import Verdict
@@ -143,8 +144,10 @@ class Peer:
         self.socket.going_away()
 
     async def _recheck(self) -> None:
-        role = await database_sync_to_async(role_now)(self.user, self.document_id)
-        if role is None:
+        role = await database_sync_to_async(access_now)(self.user, self.document_id)
+        if role == DELETED_DOCUMENT:  # a deletion's membership changes raced its own event
+            self.socket.peer_lost(self, DELETED, "document_deleted")
+        elif role is None:
             self.socket.peer_lost(self, ACCESS_REVOKED, "access_revoked")
         elif role != self.role:
             self.role = role
