@@ -25,7 +25,7 @@ from typing import Any
 
 from django.conf import settings
 
-__all__ = ["DEFAULTS", "DESCRIPTIONS", "collab_settings", "redis_url", "user_settings"]
+__all__ = ["DEFAULTS", "DESCRIPTIONS", "collab_settings", "redis_url", "reference_table", "user_settings"]
 
 DEFAULTS: dict[str, Any] = {
     "MAX_MESSAGE_BYTES": 262_144,
@@ -177,3 +177,12 @@ def redis_url() -> str:
         return ""
     hosts = layer.get("CONFIG", {}).get("hosts") or ["redis://localhost:6379"]
     return _address(hosts[0])
+
+
+def reference_table() -> str:
+    """The settings reference of docs/integration.md (``python scripts/export_settings.py`` writes it)."""
+    rows = ["| setting | default | meaning |", "|---|---|---|"]
+    for name, default in DEFAULTS.items():
+        shown = f"`{default!r}`".replace("|", "\\|")
+        rows.append(f"| `{name}` | {shown} | {DESCRIPTIONS[name]} |")
+    return "\n".join(rows) + "\n"
