@@ -29,7 +29,10 @@ def main(argv: list[str]) -> int:
     fresh = with_table(text)
     if "--check" in argv:
         if fresh != text:
-            print("docs/integration.md's settings table is stale: run python scripts/export_settings.py", file=sys.stderr)
+            print(
+                "docs/integration.md's settings table is stale: run python scripts/export_settings.py",
+                file=sys.stderr,
+            )
         return 1 if fresh != text else 0
     if fresh != text:
         DOC.write_text(fresh, "utf-8")
