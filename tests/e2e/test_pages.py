@@ -154,7 +154,9 @@ def test_the_sidecar_is_pinned_and_installed() -> None:
     assert "drf_spectacular_sidecar" in settings.INSTALLED_APPS
     from collab.api.schema_views import swagger_settings
 
-    assert swagger_settings()["SWAGGER_UI_DIST"] == "SIDECAR"  # collab's docs view, with the sidecar installed
+    assert (
+        swagger_settings()["SWAGGER_UI_DIST"] == "SIDECAR"
+    )  # collab's docs view, with the sidecar installed
 
 
 def test_the_editor_says_who_can_open_it_and_owners_get_the_share_panel(alice: User, bob: User) -> None:
