@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from collab.exceptions import CollabError, DocumentTooLarge, InvalidOp, VersionAhead
+from collab.exceptions import CollabError, DocumentTooLarge, HistoryUnavailable, InvalidOp, VersionAhead
 from collab.ot import InvalidOperation, Op, apply, base_length, check, normalize, rebase, without_empty
 
 Key = tuple[str, int]
@@ -193,6 +193,11 @@ def _rebased(item: Checked, version: int, ops: Mapping[int, Op], lengths: dict[i
         raise VersionAhead(f"Version {base} is beyond the document's current version {version}.")
     if base < 0:
         raise InvalidOp("version must be 0 or more.")
+    if base < version and base + 1 not in ops:  # the ops since the base were compacted away
+        raise HistoryUnavailable(
+            f"The edit is based on version {base}, whose history is no longer kept; "
+            "get the document again and redo the edit on its current version."
+        )
     for v in range(min(lengths) - 1, base - 1, -1):
         lengths[v] = lengths[v + 1] - _growth(ops[v + 1])
     if item.span > lengths[base]:

@@ -45,6 +45,9 @@ DEFAULTS: dict[str, Any] = {
     "SYNC_MAX_OPS": 10_000,
     "SYNC_MAX_BYTES": 4 * 1024 * 1024,
     "SYNC_FRAME_BYTES": 256 * 1024,
+    "HISTORY_IDLE": 300,
+    "HISTORY_AUTOMATIC_MAX": 100,
+    "HISTORY_RETENTION": 30 * 24 * 3600,
     "SLOW_CLIENT_BUFFER_BYTES": 1024 * 1024,
     "SLOW_CLIENT_TIMEOUT": 10.0,
     "SLOW_CLIENT_CLOSE_TIMEOUT": 2.0,
@@ -97,6 +100,11 @@ DESCRIPTIONS: dict[str, str] = {
     "with 4408",
     "SLOW_CLIENT_CLOSE_TIMEOUT": "seconds a closing connection's close frame may take to go out (and a "
     "connection closed 4408 to answer it) before the socket is aborted",
+    "HISTORY_IDLE": "seconds of quiet after which the next edit keeps the version before it as an "
+    "automatic version (0: never; docs/history.md)",
+    "HISTORY_AUTOMATIC_MAX": "automatic versions kept per document (the newest)",
+    "HISTORY_RETENTION": "seconds of individual ops `manage.py collab_compact` keeps; older ones are "
+    "folded into a snapshot (0: keep all)",
     "GROUP_COMMIT_MAX": "edits committed together in one transaction at most",
     "AUTH_CACHE_SECONDS": "seconds a token's user and a member's role stay cached for handshakes",
     "PRESENCE_TTL": "presence lease (seconds): a dead process's connections are gone after it",

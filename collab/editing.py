@@ -37,7 +37,7 @@ from django.db import IntegrityError, connection, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
-from collab import commit_plan, events, metrics
+from collab import commit_plan, events, metrics, versions
 from collab.conf import collab_settings
 from collab.exceptions import CollabError, HistoryUnavailable, NotFound, VersionAhead
 from collab.models import Document, Operation, Snapshot
@@ -130,7 +130,7 @@ def _committed(row: Operation, document_id: str) -> CommittedOp:
 
 
 def _locked_document(document_id: Any) -> Document:
-    qs = Document.objects.order_by().only("id", "content", "version")
+    qs = Document.objects.order_by().only("id", "content", "version", "updated_at")
     if connection.features.has_select_for_update:
         qs = qs.select_for_update()
     try:
@@ -231,6 +231,8 @@ def _commit_batch(
             rows.append(row)
             by_version[fresh.version] = _committed(row, doc_key)
         if rows:
+            if versions.paused(document.updated_at, now):  # the first edit after a pause
+                versions.pin_automatic(document.pk, document.version)
             Operation.objects.bulk_create(rows)
             if decided.snapshots:
                 Snapshot.objects.bulk_create(
@@ -319,7 +321,26 @@ def ops_since(
     if limit is not None:
         qs = qs[:limit]
     key = str(document_id)
-    return [_committed(row, key) for row in qs]
+    found = [_committed(row, key) for row in qs]
+    first = max(since, 0) + 1
+    if not found or found[0].version != first:  # none, or compacted away: which one?
+        current = Document.objects.filter(pk=document_id).values_list("version", flat=True).first()
+        if current is not None and first <= (current if upto is None else min(upto, current)):
+            raise _compacted(document_id, since)
+    return found
+
+
+def _compacted(document_id: Any, since: int) -> HistoryUnavailable:
+    oldest = (
+        Operation.objects.filter(document_id=document_id)
+        .order_by("version")
+        .values_list("version", flat=True)
+    ).first()
+    kept = f"the ops kept start at version {oldest}" if oldest is not None else "no ops are kept"
+    return HistoryUnavailable(
+        f"The history after version {since} is no longer kept (older ops are compacted; {kept}). "
+        "Get the document again (or reconnect) and continue from its current version."
+    )
 
 
 def sync_ops(document_id: Any, since: int) -> tuple[int, list[CommittedOp]]:
@@ -344,12 +365,17 @@ def snapshot_at(document: Document, version: int | None = None) -> tuple[int, st
         raise NotFound(f"Version {version} does not exist; the current version is {document.version}.")
     base = Snapshot.objects.filter(document=document, version__lte=version).order_by("-version").first()
     if base is None:
-        raise HistoryUnavailable("No snapshot precedes that version.")
-    text = base.content
-    for op in (
+        raise HistoryUnavailable(
+            f"The text at version {version} is no longer kept: the history before it was compacted."
+        )
+    rows = list(
         Operation.objects.filter(document=document, version__gt=base.version, version__lte=version)
         .order_by("version")
-        .values_list("op", flat=True)
-    ):
+        .values_list("version", "op")
+    )
+    if [v for v, _ in rows] != list(range(base.version + 1, version + 1)):  # compacted meanwhile
+        raise HistoryUnavailable(f"The ops up to version {version} are no longer kept (compacted).")
+    text = base.content
+    for _, op in rows:
         text = apply(text, op)
     return version, text

@@ -15,7 +15,7 @@ The WebSocket side turns one into an ``error`` frame (``code``, ``message``,
      │    ├── InvalidOp           invalid_op          malformed, or past the end (HTTP 400)
      │    ├── VersionAhead        version_ahead       base version beyond the current one (HTTP 409)
      │    └── DocumentTooLarge    document_too_large  the result exceeds max_document_chars (HTTP 400)
-     └── HistoryUnavailable       history_unavailable ops since V cannot be served
+     └── HistoryUnavailable       history_unavailable ops since V are not kept (HTTP 410)
 
 Example::
 
@@ -103,4 +103,7 @@ class DocumentTooLarge(EditError):
 
 
 class HistoryUnavailable(CollabError):
+    """What was asked for is older than the history kept (compacted, or too far behind to send)."""
+
     code = ErrorCode.HISTORY_UNAVAILABLE
+    http_status = 410

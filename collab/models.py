@@ -152,4 +152,51 @@ class YjsSnapshot(models.Model):
         return f"{self.document_id} state at {self.version}"
 
 
+class DocumentVersion(models.Model):
+    """A version of a document kept in its history: named by a person, or automatic (after a pause).
+
+    Named versions are kept forever with what they need to be shown again:
+    ``content`` (a text document's text at ``version``) or ``state`` (a yjs
+    document's whole state, one merged update). An automatic version of a text
+    document stores nothing (its text comes from the op log and goes when the
+    log is compacted past it); one of a yjs document stores its state.
+    """
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="named_versions")
+    version = models.PositiveIntegerField()
+    name = models.CharField(max_length=200, blank=True, default="")
+    description = models.TextField(blank=True, default="")
+    automatic = models.BooleanField(default=False)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    content = models.TextField(null=True, blank=True)
+    state = models.BinaryField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["document", "version"], name="document_version_idx")]
+        ordering = ["-version", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name or 'automatic'} (v{self.version})"
+
+
+class CompactedHistory(models.Model):
+    """Where a text document's op log starts after compaction, and who wrote the text there.
+
+    The text at ``version`` is the ``Snapshot`` at that version; ``authors`` is
+    its attribution as runs ``[length, version, user_id]`` (the version and
+    user of the op that inserted those code points), so blame survives the ops.
+    """
+
+    document = models.OneToOneField(
+        Document, on_delete=models.CASCADE, primary_key=True, related_name="compacted_history"
+    )
+    version = models.PositiveIntegerField()
+    authors = models.JSONField(default=list)
+    compacted_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.document_id} from v{self.version}"
+
+
 from collab.webhooks.models import WebhookDelivery, WebhookEvent, WebhookSubscription  # noqa: E402, F401

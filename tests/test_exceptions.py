@@ -27,7 +27,7 @@ ANSWERS = [
     (errors.InvalidOp, "invalid_op", 400),
     (errors.VersionAhead, "version_ahead", 409),
     (errors.DocumentTooLarge, "document_too_large", 400),
-    (errors.HistoryUnavailable, "history_unavailable", 400),
+    (errors.HistoryUnavailable, "history_unavailable", 410),
 ]
 
 

@@ -43,7 +43,7 @@ def schema(api: APIClient) -> dict[str, Any]:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("action", ["members", "ops", "presence"])
+@pytest.mark.parametrize("action", ["members", "ops", "presence", "versions"])
 def test_list_actions_are_declared_as_the_lists_they_return(
     schema: dict[str, Any], api: APIClient, alice: User, action: str
 ) -> None:

@@ -9,9 +9,11 @@ no view can forget one:
 - 404 on a document's routes (a document you cannot read does not exist for
   you) and on paginated lists (a page past the end);
 - 400 where there is a body or a query parameter to get wrong, and on the
-  routes of one kind of document (``ops/``, ``state/``) for the other kind;
+  routes of one kind of document (``ops/``, ``state/``, ``blame/``) for the other kind;
 - 403, 413 and 415 where there is a body (roles, CSRF, size, media type);
-- 409 on ``POST ops/`` (an edit based on a version ahead of the document).
+- 409 on ``POST ops/`` (an edit based on a version ahead of the document);
+- 410 where an older version is read or edited (``ops/``, the history routes):
+  history older than the retention is compacted (docs/history.md).
 
 ``optional_fields`` (a postprocessing hook) un-requires the response fields
 that only some objects carry (a document's ``limits``: yjs documents only).
@@ -29,13 +31,15 @@ from collab.api.serializers import ErrorSerializer
 
 _WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 _BODY = {"POST", "PUT", "PATCH"}
-_KIND_ROUTES = ("/ops/", "/state/")
+_KIND_ROUTES = ("/ops/", "/state/", "/blame/")
+_HISTORY_ROUTES = ("/ops/", "/diff/", "/restore/", "/versions/", "/versions/{version_id}/")
 _MESSAGES = {
     400: "Invalid input: ``detail`` says what, ``errors`` per field.",
     401: "Not signed in, a bad token, or an anonymous request for a document that is not public.",
     403: "Your role does not allow this (or a session request without its CSRF token).",
     404: "No such document for you, or no such page or member.",
     409: "The edit is based on a version ahead of the document.",
+    410: "That version's history is no longer kept (compacted): ``code`` is ``history_unavailable``.",
     413: "The request body is too large.",
     415: "Unsupported media type.",
 }
@@ -57,6 +61,8 @@ class CollabAutoSchema(AutoSchema):
             statuses |= {413, 415}
         if method == "POST" and path.rstrip("/").endswith("/ops"):
             statuses.add(409)
+        if path.endswith(_HISTORY_ROUTES) and method != "DELETE":
+            statuses.add(410)
         return statuses
 
     def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""API routes: documents (and their nested actions), tokens, WebSocket tickets, the OpenAPI schema.
+"""API routes: documents (their nested actions, their history), tokens, WebSocket tickets, the OpenAPI schema.
 
 A host mounts them wherever it likes (``path("api/", include("collab.api.urls"))``);
 the names are in the ``collab_api`` namespace (``reverse("collab_api:document-detail", args=[pk])``).
@@ -15,6 +15,7 @@ from django.urls import URLPattern, URLResolver, include, path
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.routers import APIRootView, DefaultRouter
 
+from collab.api import history_views as history
 from collab.api.base import CollabAPI
 from collab.api.views import DocumentViewSet, WsTicketView
 from collab.webhooks.api import WebhookViewSet
@@ -39,7 +40,18 @@ router.APIRootView = RootView
 router.register("documents", DocumentViewSet, basename="document")
 router.register("webhooks", WebhookViewSet, basename="webhook")
 
+# a document's history (docs/history.md)
+DOCUMENT = "documents/<str:pk>/"
+history_patterns = [
+    path(DOCUMENT + "versions/", history.VersionsView.as_view(), name="document-versions"),
+    path(DOCUMENT + "versions/<str:version_id>/", history.VersionView.as_view(), name="document-version"),
+    path(DOCUMENT + "diff/", history.DiffView.as_view(), name="document-diff"),
+    path(DOCUMENT + "blame/", history.BlameView.as_view(), name="document-blame"),
+    path(DOCUMENT + "restore/", history.RestoreView.as_view(), name="document-restore"),
+]
+
 api_patterns: list[URLPattern | URLResolver] = [
+    *history_patterns,
     path("", include(router.urls)),
     path("auth/token/", TokenView.as_view(), name="api-token"),
     path("ws-ticket/", WsTicketView.as_view(), name="ws-ticket"),

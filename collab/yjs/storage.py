@@ -26,7 +26,7 @@ from django.db.models import Sum
 from django.db.models.functions import Length
 from django.utils import timezone
 
-from collab import events
+from collab import events, versions
 from collab.conf import collab_settings
 from collab.exceptions import NotFound
 from collab.models import Document, Kind, YjsSnapshot, YjsUpdate
@@ -140,7 +140,7 @@ def text_of(parts: Parts | Iterable[bytes]) -> str:
 
 
 def _locked_yjs_document(document_id: Any) -> Document:
-    qs = Document.objects.order_by().only("id", "version", "kind")
+    qs = Document.objects.order_by().only("id", "version", "kind", "updated_at")
     if connection.features.has_select_for_update:
         qs = qs.select_for_update()
     document = qs.filter(pk=document_id).first()
@@ -161,6 +161,8 @@ def append(document_id: Any, updates: Sequence[Incoming], *, known: int | None =
     with transaction.atomic():
         document = _locked_yjs_document(document_id)
         base = document.version
+        if versions.paused(document.updated_at, now):  # the first update after a pause
+            versions.pin_automatic(document.pk, base, state=merged(load(document_id)))
         missed = None
         if known is not None and known < base:
             missed = since(document_id, known)
