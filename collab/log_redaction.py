@@ -29,6 +29,9 @@ REDACTED = "[redacted]"
 _PARAMS = re.compile(r"(?i)\b(token|ticket|sessionid|csrftoken)=([^&\s;'\"\\,)]+)")
 # "Authorization: Token <key>", in a header dump or an ASGI scope's header list
 _AUTH = re.compile(r"(?i)\b(token|bearer|basic)(\s+)([A-Za-z0-9._~+/=-]{16,})")
+# a message template whose credential is a %-placeholder ("?token=%s"): the secret is an argument
+# that carries no "token=" of its own, so only the formatted line can be redacted
+_TEMPLATED = re.compile(r"(?i)\b(?:(?:token|ticket|sessionid|csrftoken)=|(?:token|bearer|basic)\s+)%")
 
 
 def redact(text: str) -> str:
@@ -71,6 +74,9 @@ class RedactSecrets(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if hasattr(record, "sql"):
             _redact_sql(record)
+        if isinstance(record.msg, str) and record.args and _TEMPLATED.search(record.msg):
+            _format_then_redact(record)
+            return True
         if isinstance(record.msg, str):
             record.msg = redact(record.msg)
         args = record.args
@@ -80,6 +86,21 @@ class RedactSecrets(logging.Filter):
             # same length and order: formatters such as uvicorn's AccessFormatter unpack them
             record.args = tuple(_clean(value) for value in args)
         return True
+
+
+def _format_then_redact(record: logging.LogRecord) -> None:
+    """Replace the template and its arguments by the redacted line.
+
+    Redacting the template alone would swallow the placeholder, and the handler's "Logging
+    error" report would then print the arguments, the secret among them.
+    """
+    try:
+        line = record.getMessage()
+    except (TypeError, ValueError, KeyError):
+        # a template that does not fit its arguments: log the template, never the arguments
+        line = f"{record.msg} [arguments withheld: the template did not fit them]"
+    record.msg = redact(line)
+    record.args = None
 
 
 FILTER = RedactSecrets()

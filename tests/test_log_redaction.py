@@ -71,3 +71,28 @@ def test_sql_on_tokens_and_sessions_is_logged_without_parameters() -> None:
     other = record("(%.3f) %s; args=%s; alias=%s", (0.001, "SELECT 1 FROM collab_document", (), "default"))
     other.__dict__.update(sql="SELECT 1 FROM collab_document", params=(), duration=0.001, alias="default")
     assert "SELECT 1 FROM collab_document" in emit(other)
+
+
+@pytest.mark.parametrize(
+    "msg",
+    [
+        "connect /ws/?token=%s",
+        "connect /ws/?ticket=%s&x=1",
+        "header Authorization: Token %s",
+        "sessionid=%(sid)s",
+    ],
+)
+def test_a_credential_given_as_an_argument_of_the_template_is_redacted(msg: str) -> None:
+    args: object = ({"sid": KEY},) if "%(" in msg else (KEY,)
+    line = emit(record(msg, args))
+    assert KEY not in line
+    assert "[redacted]" in line
+    assert "Logging error" not in line
+
+
+def test_a_template_that_does_not_fit_its_arguments_never_prints_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    line = emit(record("connect /ws/?token=%s %s", (KEY,)))
+    assert KEY not in line + capsys.readouterr().err
+    assert "arguments withheld" in line
