@@ -436,6 +436,26 @@ async def test_hocuspocus_revocation_and_role_change(alice: User, bob: User) -> 
     await mux.link.close()
 
 
+async def test_hocuspocus_a_deleted_auth_token_denies_its_documents(alice: User, bob: User) -> None:
+    """A token sent in the auth message (not the handshake's) is watched too: deleting it denies the
+    documents it opened; the socket and a document opened with another token stay."""
+    doc_id = await make_doc(alice, public_role="editor")
+    mux = await hocus()
+    alices = mux.add(doc_id, await database_sync_to_async(token_of)(alice))
+    bobs = mux.add(doc_id + "\0bob", await database_sync_to_async(token_of)(bob))
+    for client in (alices, bobs):
+        await client.start()
+    await bobs.until(lambda: alices.synced and bobs.synced)
+    await database_sync_to_async(lambda: Token.objects.filter(user=alice).delete())()
+    await alices.until(lambda: alices.denied == "unauthorized")
+    bobs.type(0, "still here")
+    await bobs.flush()
+    await bobs.until(lambda: bobs.unsynced == 0)
+    assert bobs.denied is None and mux.closed is None
+    assert await stored_text(doc_id) == "still here"
+    await mux.link.close()
+
+
 async def test_hocuspocus_and_ywebsocket_share_awareness(alice: User, bob: User) -> None:
     doc_id = await make_doc(alice, public_role="editor")
     mux = await hocus()

@@ -20,7 +20,8 @@ one bought with a session is closed by any password change (its session key
 is not kept, so it cannot be checked again).
 
 A consumer calls ``await watch(self)`` once authenticated and ``await unwatch(self)``
-when it goes; ``watch`` needs ``scope`` and ``close_with(code, error, message)``,
+when it goes (a Hocuspocus document opened with its auth message's token is
+watched on its own: ``watch(peer, ..., user=user, token=token)``); ``watch`` needs ``scope`` and ``close_with(code, error, message)``,
 or an ``on_revoked`` coroutine function that closes the connection its own way.
 """
 
@@ -94,16 +95,24 @@ class Watcher:
 
     __slots__ = ("connection", "digest", "kind", "on_revoked", "room", "session", "session_key", "user_id")
 
-    def __init__(self, connection: Any, on_revoked: Callable[[], Awaitable[None]] | None) -> None:
-        scope = connection.scope
+    def __init__(
+        self,
+        connection: Any,
+        on_revoked: Callable[[], Awaitable[None]] | None,
+        user: Any = None,
+        token: str | None = None,
+    ) -> None:
+        scope = getattr(connection, "scope", {})
         self.connection = connection
         self.session = getattr(connection, "session", None) or f"socket-{id(connection):x}"  # for the logs
-        self.user_id = int(scope["user"].pk)
+        self.user_id = int((user if user is not None else scope["user"]).pk)
         self.room = user_room(self.user_id)
         self.on_revoked = on_revoked
         self.session_key: str | None = None  # kept only for a session cookie: a password change rechecks it
         auth = scope.get("auth")
-        if auth == "ticket":  # what the ticket was bought with
+        if token is not None:  # a credential of its own (a Hocuspocus auth message's token)
+            self.kind, self.digest = TOKEN, digest(token)
+        elif auth == "ticket":  # what the ticket was bought with
             self.kind, _, self.digest = str(scope.get("ticket_origin") or "").partition(":")
         elif auth == TOKEN:
             self.kind, self.digest = TOKEN, digest(token_from_scope(scope) or "")
@@ -143,12 +152,22 @@ class Watcher:
 _watchers: dict[Any, Watcher] = {}  # connection -> its watcher
 
 
-async def watch(connection: Any, on_revoked: Callable[[], Awaitable[None]] | None = None) -> None:
-    """Close ``connection`` (4401) when the credentials it was opened with end; anonymous: nothing."""
-    user = connection.scope.get("user")
+async def watch(
+    connection: Any,
+    on_revoked: Callable[[], Awaitable[None]] | None = None,
+    *,
+    user: Any = None,
+    token: str | None = None,
+) -> None:
+    """Close ``connection`` (4401) when the credentials it was opened with end; anonymous: nothing.
+
+    ``user`` and ``token``: a member authenticated apart from its socket's handshake (a Hocuspocus
+    document opened with its auth message's token), watched for that token's deletion."""
+    if user is None:
+        user = connection.scope.get("user")
     if not getattr(user, "is_authenticated", False) or connection in _watchers:
         return
-    watcher = _watchers[connection] = Watcher(connection, on_revoked)
+    watcher = _watchers[connection] = Watcher(connection, on_revoked, user, token)
     await hub().join(watcher.room, watcher)
 
 

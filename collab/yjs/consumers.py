@@ -61,10 +61,6 @@ MAX_HELD = 1000  # messages held per document until its auth is answered
 IMPLICIT_AUTH_AFTER = 1.0
 
 
-def _resolve(user: Any, document_id: str) -> tuple[Any, str]:
-    return access.resolve(user, document_id)
-
-
 class BinarySocket(BaseConsumer):
     """Binary frames through the socket's outbox (its one ordered, bounded write path)."""
 
@@ -174,7 +170,11 @@ class Peer:
         self.room.attach(self)
         return self.room
 
+    async def credentials_ended(self) -> None:
+        self.socket.peer_lost(self, UNAUTHORIZED, "unauthorized")
+
     async def leave(self) -> None:
+        await credentials.unwatch(self)
         if not self.joined:
             return
         self.joined = False
@@ -223,7 +223,7 @@ class YWebsocketConsumer(BinarySocket):
         self.peer.user = self.user
         self.session = self.peer.session
         try:
-            document, role = await database_sync_to_async(_resolve)(self.user, self.peer.document_id)
+            document, role, _, _ = await access.hello_state(self.user, self.peer.document_id)
         except NotFound:
             await self.accept()
             anonymous = not getattr(self.user, "is_authenticated", False)
@@ -376,7 +376,7 @@ class HocuspocusConsumer(BinarySocket):
         try:
             user = self.user if auth.token == "" else await user_for_token(auth.token)
             try:
-                document, role = await database_sync_to_async(_resolve)(user, document_id)
+                document, role, _, _ = await access.hello_state(user, document_id)
             except NotFound:
                 anonymous = not getattr(user, "is_authenticated", False)
                 self.deny(name, prefix, "unauthorized" if anonymous else "not_found")
@@ -388,6 +388,8 @@ class HocuspocusConsumer(BinarySocket):
             peer.user, peer.role = user, role
             self.send_bytes(prefix + codec.authenticated(scope(role)))
             await peer.join()
+            if auth.token:  # its own credential: deleting the token denies this document
+                await credentials.watch(peer, peer.credentials_ended, user=user, token=auth.token)
         except Exception:
             log.exception("authenticating %r failed", name)
             self.pending.pop(name, None)
