@@ -3,8 +3,10 @@
 - ``TokenAuthMiddleware``: a ``?ticket=`` (``POST /api/ws-ticket/``: 60 s,
   single use) authenticates as the user it was issued to, a ``?token=<key>``
   as that token's user; an invalid, expired or used one is anonymous (never a
-  fallback to the session). With neither, the Django session cookie decides.
-  Users come from ``collab.user_cache``: no database query for a known one.
+  fallback to the session). With neither, the Django session cookie decides
+  (as Django's ``get_user`` would: the session's auth hash checked).
+  Users come from ``collab.user_cache``: no database query for a known token,
+  ticket or session.
 - ``OriginValidator``: a handshake whose ``Origin`` names a host outside
   ``ALLOWED_HOSTS`` is refused (cross-site WebSocket hijacking); a handshake
   with no ``Origin`` (non-browser clients) is judged by its credentials alone.
@@ -18,14 +20,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs
 
-from channels.auth import AuthMiddlewareStack
 from channels.middleware import BaseMiddleware
 from channels.security.websocket import OriginValidator as ChannelsOriginValidator
+from channels.sessions import SessionMiddlewareStack
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
 from collab import tickets
-from collab.user_cache import user_by_id, user_for_token
+from collab.user_cache import user_by_id, user_for_session, user_for_token
 
 __all__ = ["OriginValidator", "TokenAuthMiddleware", "token_from_scope", "user_for_token", "websocket_stack"]
 
@@ -65,12 +67,21 @@ class TokenAuthMiddleware(BaseMiddleware):
         return await self.inner(scope, receive, send)
 
 
+class SessionUser(BaseMiddleware):
+    """``scope["user"]`` from the session cookie, through ``collab.user_cache`` (Channels'
+    ``AuthMiddleware`` costs two queries per handshake)."""
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        scope = {**scope, "user": await user_for_session(scope["session"])}
+        return await self.inner(scope, receive, send)
+
+
 class _SessionUnlessToken(BaseMiddleware):
     """Session auth, but a ticket or token (valid or not) always wins over the cookie."""
 
     def __init__(self, inner: Any) -> None:
         super().__init__(inner)
-        self.with_session = AuthMiddlewareStack(inner)
+        self.with_session = SessionMiddlewareStack(SessionUser(inner))
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         if scope.get("auth") in ("ticket", "token"):

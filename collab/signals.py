@@ -9,14 +9,15 @@
   (``editing.ops_committed`` is sent from ``transaction.on_commit``).
 - The host's signals (``collab.events``) are sent after commit.
 - Handshake caches forget what changed: a document's owner and ``public_role``
-  and a membership (``collab.access``), a user and a token (``collab.user_cache``).
+  and a membership (``collab.access``), a user, a token and a session (logout or
+  its row deleted; ``collab.user_cache``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, user_logged_out
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
@@ -128,3 +129,15 @@ def _forget_user(sender: Any, instance: Any, **kwargs: Any) -> None:
 
 post_save.connect(_forget_user, sender=get_user_model(), dispatch_uid="collab-forget-user-saved")
 post_delete.connect(_forget_user, sender=get_user_model(), dispatch_uid="collab-forget-user-deleted")
+
+
+@receiver(user_logged_out)
+def _forget_session(sender: Any, request: Any, **kwargs: Any) -> None:
+    key = getattr(getattr(request, "session", None), "session_key", None)
+    if key:
+        user_cache.forget_session(key)
+
+
+@receiver(post_delete, sender="sessions.Session")  # lazy: a host may run without the sessions app
+def _forget_deleted_session(sender: Any, instance: Any, **kwargs: Any) -> None:
+    user_cache.forget_session(instance.session_key)

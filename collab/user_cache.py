@@ -5,15 +5,22 @@ a query per handshake for credentials that have not changed::
 
     user = await user_for_token(key)      # AnonymousUser for a wrong, deleted or inactive one
     user = await user_by_id(pk)           # the user a ticket names (AnonymousUser if gone or inactive)
+    user = await user_for_session(scope["session"])   # the session cookie's user, as Django decides it
 
-Entries: ``token -> user id`` (the token hashed into the key) and
-``user id -> the user's fields`` (all but the password: the instance is built
-with it deferred, so code that needs it loads it). They live in the Django
+
+Entries: ``token -> user id`` (the token hashed into the key),
+``session key -> (user id, the session's auth hash)`` (hashed too; kept no
+longer than the session) and ``user id -> the user's fields`` (all but the
+password, with the user's session auth hash instead: the instance is built with
+the password deferred, so code that needs it loads it). A cached session is
+accepted only while its auth hash is the user's current one, as Django's
+``get_user`` checks it; an uncached one costs one query (the session row),
+two when its user is not cached either. They live in the Django
 cache, Redis when ``REDIS_URL`` is set, so every process sees one state. The
 receivers in ``collab.signals`` forget a token when it is deleted and a user
 when it is saved (password change, deactivation, rename) or deleted, at once
-and again after the transaction commits. A change made without signals
-(``QuerySet.update()``) shows after ``COLLAB["AUTH_CACHE_SECONDS"]``.
+and again after the transaction commits. A session is forgotten on logout and when its row is deleted. A change made
+without signals (``QuerySet.update()``) shows after ``COLLAB["AUTH_CACHE_SECONDS"]``.
 """
 
 from __future__ import annotations
@@ -23,11 +30,20 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
-from django.contrib.auth import get_user_model
+from django.conf import settings
+from django.contrib.auth import (
+    BACKEND_SESSION_KEY,
+    HASH_SESSION_KEY,
+    SESSION_KEY,
+    get_user_model,
+    load_backend,
+)
+from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.db import transaction
+from django.utils.crypto import constant_time_compare
 
 from collab.conf import collab_settings
 
@@ -44,6 +60,13 @@ def user_key(pk: Any) -> str:
     return f"collab:auth:user:{pk}"
 
 
+def session_key(key: str) -> str:
+    return "collab:auth:session:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+SESSION_HASH = "_session_auth_hash"  # in a user's entry: ``get_session_auth_hash()``, not the password
+
+
 def _fields() -> list[str]:
     return [f.attname for f in get_user_model()._meta.concrete_fields if f.attname != "password"]
 
@@ -57,9 +80,13 @@ def _build(values: dict[str, Any] | None) -> Any:
 
 
 def _load(lookup: dict[str, Any]) -> dict[str, Any] | None:
-    row = get_user_model().objects.filter(**lookup).values(*_fields()).first()
+    model = get_user_model()
+    names = [f.attname for f in model._meta.concrete_fields]  # from_db wants them in this order
+    row = model.objects.filter(**lookup).values(*names).first()
     if row is not None:
-        cache.set(user_key(row[get_user_model()._meta.pk.attname]), row, _ttl())
+        row[SESSION_HASH] = model.from_db("default", names, [row[n] for n in names]).get_session_auth_hash()
+        del row["password"]
+        cache.set(user_key(row[model._meta.pk.attname]), row, _ttl())
     return row
 
 
@@ -107,6 +134,51 @@ async def user_for_token(key: str) -> Any:
     return _build(values)
 
 
+def _session_values(session: Any) -> dict[str, Any] | None:
+    """The session's user fields if Django would accept it (one query, two with the user not cached);
+    remembered for the next handshake of the session."""
+    try:
+        pk = get_user_model()._meta.pk.to_python(session[SESSION_KEY])
+        backend = session[BACKEND_SESSION_KEY]
+    except (KeyError, ValueError):
+        return None
+    stored = session.get(HASH_SESSION_KEY)
+    if backend not in settings.AUTHENTICATION_BACKENDS or not stored:
+        return None
+    if not isinstance(load_backend(backend), ModelBackend):  # a host's backend decides: Django's way
+        user = load_backend(backend).get_user(pk)
+        if user is None or not constant_time_compare(stored, user.get_session_auth_hash()):
+            return None
+        return _load({"pk": pk})
+    values = cache.get(user_key(pk))
+    if values is None or SESSION_HASH not in values:
+        values = _load({"pk": pk})
+    if values is None or not constant_time_compare(stored, values[SESSION_HASH]):
+        return None
+    ttl = min(_ttl(), session.get_expiry_age())
+    if ttl > 0:
+        cache.set(session_key(session.session_key), (pk, stored), ttl)
+    return values
+
+
+_session_values_async = database_sync_to_async(_session_values)
+
+
+async def user_for_session(session: Any) -> Any:
+    """The session's active user (``AnonymousUser`` for none, a changed password, an inactive user):
+    no query when the session and its user are cached."""
+    key = getattr(session, "session_key", None)
+    if not key:
+        return AnonymousUser()
+    entry = await cache_get(session_key(key))
+    if entry is not None:
+        pk, stored = entry
+        values = await cache_get(user_key(pk))
+        if values is not None and constant_time_compare(stored, values.get(SESSION_HASH) or ""):
+            return _build(values)
+    return _build(await _session_values_async(session))
+
+
 def _forget(keys: list[str]) -> None:
     cache.delete_many(keys)
     # again once the change is committed: a handshake that read the old row in
@@ -120,3 +192,7 @@ def forget_token(key: str) -> None:
 
 def forget_user(pk: Any) -> None:
     _forget([user_key(pk)])
+
+
+def forget_session(key: str) -> None:
+    _forget([session_key(key)])

@@ -1,0 +1,132 @@
+"""Database queries per WebSocket handshake, until ``hello`` (issue 10: reconnect storms).
+
+Credentials cost at most one query the first time (the token or session row;
+the user's row too when no handshake has cached it yet) and none once cached;
+the document row ``hello`` shows is read once for every handshake to the
+document that arrives together. Queries are counted on every connection of
+the process (the handshake's run in worker threads).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import User
+from django.db.backends.utils import CursorWrapper
+
+from project.asgi import application
+from tests.test_consumers import new_doc, token_of
+from tests.test_credentials import buy_ticket, cookie, signed_in
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+
+@contextmanager
+def tables_queried() -> Iterator[list[str]]:
+    """The first table of each query any thread runs meanwhile."""
+    seen: list[str] = []
+    original = CursorWrapper._execute_with_wrappers
+
+    def counting(self: Any, sql: str, *args: Any, **kwargs: Any) -> Any:
+        outer = sql
+        while re.search(r"\([^()]*\)", outer):
+            outer = re.sub(r"\([^()]*\)", "", outer)  # subqueries are part of their query
+        match = re.search(r'\bFROM "?(\w+)"?', outer)
+        seen.append(match.group(1) if match else outer.split()[0])
+        return original(self, sql, *args, **kwargs)
+
+    CursorWrapper._execute_with_wrappers = counting  # type: ignore[method-assign]
+    try:
+        yield seen
+    finally:
+        CursorWrapper._execute_with_wrappers = original  # type: ignore[method-assign]
+
+
+async def hello_of(path: str, headers: list[tuple[bytes, bytes]] | None = None) -> WebsocketCommunicator:
+    comm = WebsocketCommunicator(application, path, headers=headers or [])
+    connected, _ = await comm.connect(timeout=5)
+    assert connected
+    hello = json.loads(await comm.receive_from(5))
+    assert hello["type"] == "hello" and hello["payload"]["user"]["id"] is not None, hello
+    return comm
+
+
+async def queries_of(path: str, headers: list[tuple[bytes, bytes]] | None = None) -> list[str]:
+    with tables_queried() as seen:
+        comm = await hello_of(path, headers)
+    await comm.disconnect()
+    return seen
+
+
+async def test_queries_per_handshake(alice: User) -> None:
+    doc = await new_doc(alice)
+    path = f"/ws/documents/{doc.pk}/"
+    token = await database_sync_to_async(token_of)(alice)
+    session = await signed_in(alice)
+    ticket_buyer = await signed_in(alice)
+
+    # cold: the credential's row (user with it) and the document
+    assert sorted(await queries_of(f"{path}?token={token}")) == ["auth_user", "collab_document"]
+    # a token known: the document only
+    assert await queries_of(f"{path}?token={token}") == ["collab_document"]
+    # a ticket (in the cache; its user cached by now): the document only
+    assert await queries_of(f"{path}?ticket={await buy_ticket(ticket_buyer)}") == ["collab_document"]
+    # a session cookie not seen yet, its user cached: the session row and the document
+    assert sorted(await queries_of(path, cookie(session))) == ["collab_document", "django_session"]
+    # the session known: the document only
+    assert await queries_of(path, cookie(session)) == ["collab_document"]
+
+
+async def test_a_cold_session_and_user_cost_two_queries_then_none(alice: User) -> None:
+    doc = await new_doc(alice)
+    session = await signed_in(alice)
+    path = f"/ws/documents/{doc.pk}/"
+    assert sorted(await queries_of(path, cookie(session))) == [
+        "auth_user",
+        "collab_document",
+        "django_session",
+    ]
+    assert await queries_of(path, cookie(session)) == ["collab_document"]
+
+
+async def test_a_storm_of_cached_handshakes_reads_the_document_once(alice: User, bob: User) -> None:
+    doc = await new_doc(alice, public_role="editor")
+    path = f"/ws/documents/{doc.pk}/"
+    tokens = [await database_sync_to_async(token_of)(u) for u in (alice, bob)]
+    for token in tokens:
+        await (await hello_of(f"{path}?token={token}")).disconnect()  # cached now
+    with tables_queried() as seen:
+        comms = await asyncio.gather(*(hello_of(f"{path}?token={t}") for t in tokens * 10))
+    for comm in comms:
+        await comm.disconnect()
+    assert seen.count("collab_document") < 20 and set(seen) == {"collab_document"}, seen
+
+
+async def test_a_session_is_not_accepted_from_the_cache_after_logout_or_password_change(alice: User) -> None:
+    doc = await new_doc(alice)
+    path = f"/ws/documents/{doc.pk}/"
+
+    def new_password() -> None:
+        user = User.objects.get(pk=alice.pk)
+        user.set_password("another one")
+        user.save()
+
+    for change in ("logout", "password"):
+        session = await signed_in(alice)
+        headers = cookie(session)  # the cookie as it was, presented again afterwards
+        await (await hello_of(path, headers)).disconnect()  # cached now
+        await database_sync_to_async(session.logout if change == "logout" else new_password)()
+        comm = WebsocketCommunicator(application, path, headers=headers)
+        connected, _ = await comm.connect(timeout=5)
+        assert connected
+        first = json.loads(await comm.receive_from(5))
+        assert first["type"] == "error" and first["payload"]["code"] == "unauthorized", (change, first)
+        await comm.disconnect()
