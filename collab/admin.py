@@ -7,7 +7,11 @@ it showed, and the change is committed as an edit of that version, so edits
 made meanwhile by live clients are merged, not overwritten. Each live session
 listed on a document can be closed from here (the client is told why). A
 document's page shows its latest ops only, with a link to all of them in the
-operation list (filtered to the document, paginated).
+operation list (filtered to the document, paginated). A text document's page
+(text or yjs) lists its kept versions (named and automatic); each can be restored after a
+confirmation, through ``history.restore`` (what the REST restore calls), so the
+restore is one ordinary op that live clients receive once the admin's
+transaction has committed. Both confirmations share one template.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -30,9 +35,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 
-from collab import editing
+from collab import editing, history
 from collab.exceptions import CollabError
-from collab.models import Document, Kind, Membership, Operation, Snapshot, YjsUpdate
+from collab.models import Document, DocumentVersion, Kind, Membership, Operation, Snapshot, YjsUpdate
 from collab.ot import diff
 from collab.realtime.events import SessionClosed
 from collab.realtime.hub import hub
@@ -147,11 +152,12 @@ class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     search_fields = ["title", "owner__username", "id"]
     autocomplete_fields = ["owner"]
     readonly_fields = [
-        "id", "version", "created_at", "updated_at", "snapshot_link", "history", "live_sessions",
+        "id", "version", "created_at", "updated_at", "snapshot_link", "history", "kept_versions",
+        "live_sessions",
     ]  # fmt: skip
     fields = [
         "id", "title", "owner", "public_role", "content", "base_version", "version",
-        "snapshot_link", "history", "live_sessions", "created_at", "updated_at",
+        "snapshot_link", "history", "kept_versions", "live_sessions", "created_at", "updated_at",
     ]  # fmt: skip
     form = DocumentForm
     inlines = [MembershipInline, OperationInline]
@@ -162,7 +168,7 @@ class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         if obj.kind == Kind.YJS:
             return [
                 "id", "title", "owner", "public_role", "kind", "yjs_text", "version",
-                "live_sessions", "created_at", "updated_at",
+                "kept_versions", "live_sessions", "created_at", "updated_at",
             ]  # fmt: skip
         return [*self.fields[:4], "kind", *self.fields[4:]]
 
@@ -205,6 +211,36 @@ class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             url,
         )
 
+    @admin.display(description="versions")
+    def kept_versions(self, obj: Document) -> SafeString:
+        if not obj.pk:
+            return format_html("{}", "-")
+        kept = DocumentVersion.objects.filter(document=obj).select_related("author")
+        if not kept:
+            return format_html("{}", "none kept yet (name one through the API or the editor)")
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+            '<td><a href="{}">restore this version</a></td></tr>',
+            (
+                (
+                    v.name or "-",
+                    v.version,
+                    v.author.get_username() if v.author else "-",
+                    "automatic" if v.automatic else "named",
+                    _when(v.created_at),
+                    reverse("admin:collab_document_restore_version", args=[obj.pk, v.pk]),
+                )
+                for v in kept
+            ),
+        )
+        return format_html(
+            '<table id="kept-versions"><thead><tr><th scope="col">name</th><th scope="col">version</th>'
+            '<th scope="col">author</th><th scope="col">kind</th><th scope="col">created</th>'
+            '<th scope="col"></th></tr></thead><tbody>{}</tbody></table>',
+            rows,
+        )
+
     @admin.display(description="connected now")
     def live_sessions(self, obj: Document) -> SafeString:
         if not obj.pk:
@@ -234,7 +270,12 @@ class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 "<uuid:document_id>/close-session/<str:session>/",
                 self.admin_site.admin_view(self.close_session_view),
                 name="collab_document_close_session",
-            )
+            ),
+            path(
+                "<uuid:document_id>/restore-version/<int:kept_id>/",
+                self.admin_site.admin_view(self.restore_version_view),
+                name="collab_document_restore_version",
+            ),
         ]
         return extra + super().get_urls()
 
@@ -247,16 +288,82 @@ class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             (e for e in presence_registry().entries(str(document.pk)) if e["session"] == session), None
         )
         if request.method != "POST":
-            context = {
-                **self.admin_site.each_context(request),
-                "title": "Close a live session",
-                "opts": self.opts,
-                "object": document,
-                "back": back,
-                "session": _describe(entry) if entry else None,
-            }
-            return TemplateResponse(request, "admin/collab/document/close_session.html", context)
+            about = _describe(entry) if entry else None
+            question = details = None
+            if about:
+                joined = (
+                    format_html(
+                        '<time datetime="{}">{}</time> ({})',
+                        about["joined"].isoformat(),
+                        _when(about["joined"]),
+                        about["ago"],
+                    )
+                    if about["joined"]
+                    else "at an unknown time"
+                )
+                status = "" if about["status"] == "active" else f" ({about['status']})"
+                question = format_html(
+                    "Close <strong>{}</strong>\u2019s session on “{}”? They joined {}, as {}{}.",
+                    about["who"], document.title, joined, about["role"], status,
+                )  # fmt: skip
+                details = [
+                    "Their client is told that an administrator closed the session, and does not "
+                    "reconnect by itself. Their edits that the server acknowledged are kept. To keep "
+                    "them out, change their role or remove them from the document\u2019s members."
+                ]
+            return self.confirm(
+                request, document, back, title="Close a live session", crumb="Close a session",
+                prefix="close-session", question=question, details=details, submit="Yes, close it",
+                gone=f"That session is no longer connected to “{document.title}”: there is nothing to close.",
+            )  # fmt: skip
         return _close_session(request, document, session, _describe(entry)["who"] if entry else None, back)
+
+    def restore_version_view(self, request: HttpRequest, document_id: Any, kept_id: int) -> HttpResponse:
+        document = get_object_or_404(Document, pk=document_id)
+        if not self.has_change_permission(request, document):
+            return HttpResponse(status=403)
+        back = reverse("admin:collab_document_change", args=[document.pk])
+        kept = DocumentVersion.objects.filter(document=document, pk=kept_id).first()
+        if request.method == "POST" and kept is not None:
+            try:
+                with transaction.atomic():  # as the admin's own saves: published once this commits
+                    done = history.restore(document, kept.version, user=request.user)
+            except CollabError as exc:
+                messages.error(request, f"Version {kept.version} could not be restored: {exc.message}")
+                return HttpResponseRedirect(back)
+            if done.changed:
+                messages.success(
+                    request,
+                    f"Version {kept.version} ({kept}) was restored: it is now version {done.version}.",
+                )
+            else:
+                messages.info(
+                    request, f"The text already was that of version {kept.version}: nothing changed."
+                )
+            return HttpResponseRedirect(back)
+        question = details = None
+        if kept is not None:
+            question = format_html(
+                "Restore “{}” to version {} ({})?", document.title, kept.version, kept.name or "automatic"
+            )
+            details = [
+                f"Its text becomes that of version {kept.version}, with one new edit (version "
+                f"{document.version + 1}); connected clients receive it as any edit. Nothing is lost: "
+                f"version {document.version} stays in the history and can be restored in turn."
+            ]
+        return self.confirm(
+            request, document, back, title="Restore a version", crumb="Restore a version",
+            prefix="restore-version", question=question, details=details, submit="Yes, restore it",
+            gone=f"That version is no longer kept in “{document.title}”: there is nothing to restore.",
+        )  # fmt: skip
+
+    def confirm(
+        self, request: HttpRequest, document: Document, back: str, **context: Any
+    ) -> TemplateResponse:
+        """The shared confirmation page (admin/collab/document/confirm.html) of this admin's actions."""
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "object": document,
+                   "back": back, **context}  # fmt: skip
+        return TemplateResponse(request, "admin/collab/document/confirm.html", context)
 
     def save_model(self, request: HttpRequest, obj: Document, form: Any, change: bool) -> None:
         if not change:

@@ -20,7 +20,7 @@ from django.urls import reverse
 from pytest_django import Settings
 
 from collab import admin as admin_module
-from collab import editing
+from collab import editing, history
 from collab.editing import EditRequest
 from collab.models import Document, Membership, Operation, Snapshot
 from collab.realtime.events import Event, SessionClosed
@@ -149,7 +149,7 @@ def test_closing_a_session_asks_in_the_admins_look_naming_the_user(
     response = site.get(close)
     assert response.status_code == 200
     templates = [t.name for t in response.templates]
-    assert "admin/collab/document/close_session.html" in templates and "admin/base_site.html" in templates
+    assert "admin/collab/document/confirm.html" in templates and "admin/base_site.html" in templates
     page = response.content.decode()
     question = page[page.index('id="close-session-question"') :]
     question = question[: question.index("</p>")]
@@ -409,3 +409,75 @@ def test_admin_creates_a_yjs_document(site: Client, alice: User) -> None:
     assert site.post(admin_url("document", "add"), data).status_code == 302
     document = Document.objects.get(title="Made in admin")
     assert document.kind == "yjs" and yjs_documents.text(document) == "start"
+
+
+# --- kept versions: listed on the document's page, restored after a confirmation -----------------
+
+
+@pytest.mark.django_db(transaction=True)  # the restore is published once the admin's atomic commits
+def test_restoring_a_named_version_in_the_admin_is_an_ordinary_op_published_after_commit(
+    site: Client, doc: Document, alice: User, admin_user: User, published: list[Publication]
+) -> None:
+    kept = history.pin(doc, name="before bread", user=alice, version=0)
+    page = site.get(admin_url("document", "change", doc.pk)).content.decode()
+    table = page[page.index('id="kept-versions"') :]
+    table = table[: table.index("</table>")]
+    assert "before bread" in table and "alice" in table and "named" in table
+    restore = admin_url("document", "restore_version", doc.pk, kept.pk)
+    assert restore in table
+
+    response = site.get(restore)
+    assert [t.name for t in response.templates][:2] == [
+        "admin/collab/document/confirm.html",
+        "admin/base_site.html",
+    ], "the shared confirmation, in the admin's look"
+    question = response.content.decode()
+    assert 'id="restore-version-question"' in question and "before bread" in question
+    assert 'class="breadcrumbs"' in question and 'name="csrfmiddlewaretoken"' in question
+    doc.refresh_from_db()
+    assert doc.version == 1, "asking changes nothing"
+
+    before = len(published)
+    response = site.post(restore, follow=True)
+    doc.refresh_from_db()
+    assert (doc.content, doc.version) == ("eggs\nmilk\n", 2)
+    assert Operation.objects.get(document=doc, version=2).user == admin_user
+    assert [(p.versions, p.in_transaction) for p in published[before:]] == [([2], False)]
+    assert "Version 0 (before bread (v0)) was restored: it is now version 2." in [
+        str(m) for m in response.context["messages"]
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_restoring_the_current_text_changes_nothing_and_says_so(
+    site: Client, doc: Document, alice: User, published: list[Publication]
+) -> None:
+    kept = history.pin(doc, name="now", user=alice)
+    before = len(published)
+    response = site.post(admin_url("document", "restore_version", doc.pk, kept.pk), follow=True)
+    doc.refresh_from_db()
+    assert doc.version == 1 and len(published) == before
+    assert any("nothing changed" in str(m) for m in response.context["messages"])
+
+
+def test_restoring_a_version_that_is_gone_says_so(site: Client, doc: Document) -> None:
+    page = site.get(admin_url("document", "restore_version", doc.pk, 999)).content.decode()
+    assert 'id="restore-version-gone"' in page and "no longer kept" in page
+    assert 'type="submit"' not in page.split('id="restore-version-gone"')[1], "nothing to confirm"
+    posted = site.post(admin_url("document", "restore_version", doc.pk, 999)).content.decode()
+    assert 'id="restore-version-gone"' in posted, "posting restores nothing either"
+    doc.refresh_from_db()
+    assert doc.version == 1
+
+
+def test_a_yjs_documents_version_is_restored_from_the_admin_too(site: Client, alice: User) -> None:
+    from collab.yjs import documents as yjs_documents
+
+    document = yjs_documents.create(owner=alice, title="Rich", content="first")
+    kept = history.pin(document, name="first draft", user=alice)
+    yjs_documents.replace_text(document, "second", user=alice)
+    document.refresh_from_db()
+    page = site.get(admin_url("document", "change", document.pk)).content.decode()
+    assert 'id="kept-versions"' in page and "first draft" in page
+    site.post(admin_url("document", "restore_version", document.pk, kept.pk))
+    assert yjs_documents.text(Document.objects.get(pk=document.pk)) == "first"
