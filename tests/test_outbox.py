@@ -131,6 +131,18 @@ async def test_the_4408_error_frame_goes_first_where_the_buffer_has_room() -> No
     assert json.loads(send.texts[0])["payload"]["code"] == "too_slow"
 
 
+@pytest.mark.parametrize("server", ["daphne", "uvicorn"])
+async def test_a_binary_protocol_gets_the_4408_close_without_a_json_frame(server: str) -> None:
+    """The yjs endpoints' clients read binary frames only: nothing but the close goes out."""
+    send = StallingSend()
+    sink = FakeSink() if server == "daphne" else AsyncSink()
+    outbox = Outbox(send, sink, too_slow_frame=None)
+    outbox.too_slow()
+    await asyncio.sleep(0.05)
+    assert send.messages == [{"type": "websocket.close", "code": 4408}]
+    assert getattr(sink, "out", []) == []
+
+
 async def test_a_queue_beyond_twice_the_bound_is_too_slow_at_once() -> None:
     sink = FakeSink()
     outbox = Outbox(_close_only, sink)

@@ -535,6 +535,9 @@ async def test_a_stored_batch_is_relayed_as_one_merged_update(alice: User) -> No
         def send_body(self, body: bytes) -> None:
             self.bodies.append(body)
 
+        def send_awareness(self, update: bytes, entries: list[codec.AwarenessEntry]) -> None:
+            self.bodies.append(codec.awareness(update))
+
         def room_failed(self) -> None:
             raise AssertionError("the room broke")
 

@@ -34,7 +34,7 @@ from collab.realtime.events import AccessChanged, DocumentDeleted, Event, Presen
 from collab.realtime.frames import error_frame, pong_frame, presence_snapshot_frame, subscribed_frame
 from collab.realtime.hub import hub
 from collab.realtime.limits import Limits, Verdict
-from collab.realtime.outbox import Outbox
+from collab.realtime.outbox import TOO_SLOW_FRAME, Frame, Outbox
 from collab.realtime.presence import PresenceFeed, call
 from collab.realtime.presence_store import registry
 from collab.realtime.transport import sink_for
@@ -47,6 +47,7 @@ class BaseConsumer(Tracked, AsyncWebsocketConsumer):  # type: ignore[misc]
     """Lifecycle and receive loop; subclasses give ``connect``, ``parse``, ``handle``, ``cleanup``."""
 
     channel_layer_alias = NO_LAYER  # no per-connection channel: the hub relays for the process
+    too_slow_frame: Frame | None = TOO_SLOW_FRAME  # what the client reads before a 4408 close
     session: str
     user: Any
     outbox: Outbox
@@ -78,7 +79,11 @@ class BaseConsumer(Tracked, AsyncWebsocketConsumer):  # type: ignore[misc]
         self.user = self.scope.get("user")
         self.limits = Limits.from_settings()
         self.outbox = Outbox(
-            self.base_send, sink_for(self.base_send), name=self.session, on_too_slow=self._left_behind
+            self.base_send,
+            sink_for(self.base_send),
+            name=self.session,
+            on_too_slow=self._left_behind,
+            too_slow_frame=self.too_slow_frame,
         )
         runtime.ensure_started()
 

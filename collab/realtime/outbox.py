@@ -22,7 +22,9 @@ Too slow (4408): a frame has waited ``SLOW_CLIENT_TIMEOUT`` seconds, the queue
 holds more than twice the bound, or the owner stayed behind that long. The
 queue is dropped, the 4408 close frame is handed to the server right behind
 what it already holds (a client that reads again gets it), and the socket is
-aborted ``SLOW_CLIENT_CLOSE_TIMEOUT`` seconds later if it is still open.
+aborted ``SLOW_CLIENT_CLOSE_TIMEOUT`` seconds later if it is still open. The
+close goes after ``too_slow_frame`` (the text kind's ``too_slow`` error; None on
+the binary yjs protocols, whose clients cannot read a JSON frame).
 
 A socket that is gone (the server raises on send, whatever it raises) is
 normal: the outbox stops, and the consumer's disconnect path cleans up.
@@ -47,6 +49,7 @@ log = logging.getLogger(__name__)
 OPEN, CLOSING, CLOSED = "open", "closing", "closed"
 POLL = 0.02  # seconds between looks at a daphne buffer that is over the bound
 SMALL_BUFFER = 16 * 1024  # a server buffer this small takes one more frame without waiting
+TOO_SLOW_FRAME = error_frame(ErrorCode.TOO_SLOW, "You fell too far behind; reconnect.")
 
 Frame = str | bytes
 Latest = Frame | Callable[[], Frame | None]
@@ -69,6 +72,8 @@ class _Close:
 
 
 class Outbox:
+    """One socket's ordered, bounded write path and its slow-client policy (see above)."""
+
     __slots__ = (
         "abort_timer",
         "base_send",
@@ -83,17 +88,25 @@ class Outbox:
         "slots",
         "state",
         "timeout",
+        "too_slow_frame",
         "watchdog",
         "writer",
     )
 
     def __init__(
-        self, base_send: Send, sink: Sink, *, name: str = "", on_too_slow: Callable[[], None] | None = None
+        self,
+        base_send: Send,
+        sink: Sink,
+        *,
+        name: str = "",
+        on_too_slow: Callable[[], None] | None = None,
+        too_slow_frame: Frame | None = TOO_SLOW_FRAME,
     ) -> None:
         self.base_send = base_send
         self.sink = sink
         self.name = name  # for the logs: the connection's session
         self.on_too_slow = on_too_slow  # the owner's cleanup: the client is as good as gone
+        self.too_slow_frame = too_slow_frame  # what goes before the 4408 close, if anything
         cfg = collab_settings
         self.high = int(cfg["SLOW_CLIENT_BUFFER_BYTES"])
         self.timeout = float(cfg["SLOW_CLIENT_TIMEOUT"])
@@ -281,10 +294,8 @@ class Outbox:
                     break
                 if self.sink.sync:
                     self.sink.write_now(item)
-                elif isinstance(item, str):
-                    await self.base_send({"type": "websocket.send", "text": item})
                 else:
-                    await self.base_send({"type": "websocket.send", "bytes": item})
+                    await self.base_send(_send_message(item))
                 self.frames += 1
         except asyncio.CancelledError:
             raise
@@ -305,13 +316,13 @@ class Outbox:
             await asyncio.wait({stuck})
         try:
             buffered = self.sink.buffered()
-            message = error_frame(ErrorCode.TOO_SLOW, "You fell too far behind; reconnect.")
-            if self.sink.sync:
+            message = self.too_slow_frame
+            if message is None:
+                pass
+            elif self.sink.sync:
                 self.sink.write_now(message)
             elif buffered is not None and buffered < SMALL_BUFFER:
-                await asyncio.wait_for(
-                    self.base_send({"type": "websocket.send", "text": message}), self.close_timeout
-                )
+                await asyncio.wait_for(self.base_send(_send_message(message)), self.close_timeout)
             # the close frame is in the server's buffer as soon as this starts; waiting for
             # the client's answer is bounded by the abort timer
             self.sink.wait_for_close_reply(self.close_timeout)
@@ -328,6 +339,12 @@ class Outbox:
             self.sink.abort()
         except Exception:
             log.debug("aborting %s failed", self.name, exc_info=True)
+
+
+def _send_message(frame: Frame) -> dict[str, Any]:
+    if isinstance(frame, str):
+        return {"type": "websocket.send", "text": frame}
+    return {"type": "websocket.send", "bytes": frame}
 
 
 async def _nothing() -> None:

@@ -9,13 +9,21 @@ session goes away (closed, or its process died)::
     table = AwarenessTable()
     table.apply(entries, session="s1")
     table.removal("s1")      # -> an awareness update with a null state per client of s1
+
+Each connection sends what the room relays through an ``AwarenessFeed``: as it
+comes while its socket keeps up; while the socket is behind, only the latest
+entry per awareness client, as one update when the socket gets to it (the
+outbox's ``send_latest``), so an awareness flood costs a slow socket a few
+entries, not a queue that grows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
-from collab.yjs.codec import AwarenessEntry, write_awareness
+from collab.realtime.outbox import Outbox
+from collab.yjs.codec import AwarenessEntry, awareness, write_awareness
 
 
 class AwarenessTable:
@@ -69,3 +77,35 @@ class AwarenessTable:
 
     def sessions(self) -> set[str]:
         return set(self.owners)
+
+
+class AwarenessFeed:
+    """The awareness updates of one document for one connection, coalesced while it is behind."""
+
+    __slots__ = ("key", "outbox", "pending", "prefix")
+
+    def __init__(self, outbox: Outbox, key: Hashable, prefix: bytes = b"") -> None:
+        self.outbox = outbox
+        self.key = key  # the outbox slot: one per document on the socket
+        self.prefix = prefix  # Hocuspocus: the document name
+        self.pending: dict[int, AwarenessEntry] | None = None  # while behind: client -> its latest entry
+
+    def offer(self, update: bytes, entries: list[AwarenessEntry]) -> None:
+        """Send ``update`` (whose ``entries`` are given parsed), or fold it into the waiting one."""
+        if self.pending is None and not self.outbox.congested():
+            self.outbox.send(self.prefix + awareness(update))
+            return
+        if self.pending is None:
+            self.pending = {}
+        for entry in entries:
+            was = self.pending.get(entry.client)
+            # y-protocols' rule: a higher clock wins; a null state at the same clock removes
+            if was is None or entry.clock > was.clock or (entry.clock == was.clock and entry.state is None):
+                self.pending[entry.client] = entry
+        self.outbox.send_latest(self.key, self._flush)
+
+    def _flush(self) -> bytes | None:
+        pending, self.pending = self.pending, None
+        if not pending:
+            return None
+        return self.prefix + awareness(write_awareness(list(pending.values())))

@@ -36,6 +36,7 @@ from collab.realtime.limits import Verdict
 from collab.realtime.presence import join_presence, leave_presence, update_presence
 from collab.users import user_info
 from collab.yjs import codec
+from collab.yjs.awareness import AwarenessFeed
 from collab.yjs.codec import FrameError, Message, Reader, Sync
 from collab.yjs.room import Outcome, Room, UpdateRefused, open_room
 
@@ -62,7 +63,14 @@ IMPLICIT_AUTH_AFTER = 1.0
 
 
 class BinarySocket(BaseConsumer):
-    """Binary frames through the socket's outbox (its one ordered, bounded write path)."""
+    """Binary frames through the socket's outbox (its one ordered, bounded write path).
+
+    A socket that falls too far behind is closed with 4408 like a text one (no JSON
+    ``too_slow`` frame first: these clients read binary frames only); a Hocuspocus
+    socket is closed as a whole, all its documents with it.
+    """
+
+    too_slow_frame = None
 
     async def connect(self) -> None:
         self.setup()
@@ -116,10 +124,14 @@ class Peer:
         self.role = "none"
         self.room: Room | None = None
         self.joined = False
+        self.awareness_feed = AwarenessFeed(socket.outbox, ("awareness", name), self.prefix)
 
     # -- what the room calls ----------------------------------------------------
     def send_body(self, body: bytes) -> None:
         self.socket.send_bytes(self.prefix + body)
+
+    def send_awareness(self, update: bytes, entries: list[codec.AwarenessEntry]) -> None:
+        self.awareness_feed.offer(update, entries)
 
     def room_failed(self) -> None:
         self.socket.abandon(SERVER_ERROR)

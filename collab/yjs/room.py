@@ -75,6 +75,9 @@ class Peer(Protocol):
     def send_body(self, body: bytes) -> None:
         """Send one message (a y-websocket frame; Hocuspocus prefixes the document name)."""
 
+    def send_awareness(self, update: bytes, entries: list[codec.AwarenessEntry]) -> None:
+        """Send an awareness update (``entries``: it, parsed); coalesced while the socket is behind."""
+
     def room_failed(self) -> None:
         """The live document broke (could not store): close, so the client reconnects."""
 
@@ -286,7 +289,7 @@ class Room:
         """A peer's awareness update: merged, relayed to everyone here (the sender too) and elsewhere."""
         entries = codec.read_awareness(update)
         self.awareness.apply(entries, session)
-        self.relay(codec.awareness(update))
+        self.relay_awareness(update, entries)
         publish(self, YjsAwareness(self.document_id, session, update))
 
     def awareness_everything(self) -> bytes | None:
@@ -297,7 +300,7 @@ class Room:
         removal = self.awareness.removal(session)
         if removal is None:
             return
-        self.relay(codec.awareness(removal))
+        self.relay_awareness(removal, codec.read_awareness(removal))
         if announce:
             publish(self, YjsAwareness(self.document_id, session, removal))
 
@@ -313,6 +316,13 @@ class Room:
                 peer.send_body(body)
             except Exception:
                 log.exception("sending to %s failed", peer.session)
+
+    def relay_awareness(self, update: bytes, entries: list[codec.AwarenessEntry]) -> None:
+        for peer in list(self.peers):
+            try:
+                peer.send_awareness(update, entries)
+            except Exception:
+                log.exception("sending awareness to %s failed", peer.session)
 
     # -- from other processes --------------------------------------------------------
     def remote_updated(self, first: int, last: int, updates: list[bytes]) -> None:
@@ -339,10 +349,11 @@ class Room:
 
     def remote_awareness(self, session: str, update: bytes) -> None:
         try:
-            self.awareness.apply(codec.read_awareness(update), session)
+            entries = codec.read_awareness(update)
         except codec.FrameError:
             return
-        self.relay(codec.awareness(update))
+        self.awareness.apply(entries, session)
+        self.relay_awareness(update, entries)
 
     def sessions_left(self, sessions: list[str]) -> None:
         """Presence says these sessions are gone (closed, or their process died)."""
