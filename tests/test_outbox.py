@@ -11,19 +11,14 @@ from typing import Any
 import pytest
 
 from collab.realtime.outbox import Outbox
-from tests.support.fakes import AsyncSink, FakeSink, StallingSend, settle
+from tests.support.fakes import AsyncSink, FakeSink, StallingSend, settle, small_bounds
 
 HIGH = 1000
 
 
 @pytest.fixture(autouse=True)
 def _small_bounds(settings: Any) -> None:
-    settings.COLLAB = {
-        **settings.COLLAB,
-        "SLOW_CLIENT_BUFFER_BYTES": HIGH,
-        "SLOW_CLIENT_TIMEOUT": 0.2,
-        "SLOW_CLIENT_CLOSE_TIMEOUT": 0.2,
-    }
+    small_bounds(settings, high=HIGH, timeout=0.2)
 
 
 @pytest.fixture

@@ -12,19 +12,14 @@ from collab.realtime.outbox import Outbox
 from collab.yjs import codec
 from collab.yjs.awareness import AwarenessFeed
 from collab.yjs.codec import AwarenessEntry, Message, Reader
-from tests.support.fakes import FakeSink
+from tests.support.fakes import FakeSink, small_bounds
 
 HIGH = 1000
 
 
 @pytest.fixture(autouse=True)
 def _small_bounds(settings: Any) -> None:
-    settings.COLLAB = {
-        **settings.COLLAB,
-        "SLOW_CLIENT_BUFFER_BYTES": HIGH,
-        "SLOW_CLIENT_TIMEOUT": 5,
-        "SLOW_CLIENT_CLOSE_TIMEOUT": 5,
-    }
+    small_bounds(settings, high=HIGH, timeout=5)
 
 
 def update(*entries: tuple[int, int, Any]) -> tuple[bytes, list[AwarenessEntry]]:

@@ -22,7 +22,7 @@ from collab.yjs import codec, storage
 from collab.yjs import documents as yjs_documents
 from collab.yjs import room as yjs_room
 from project.asgi import application
-from tests.yjs_client import CommunicatorLink, Mux, YClient
+from tests.yjs_client import CommunicatorLink, HocusClient, Mux, YClient
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -95,9 +95,7 @@ async def test_ywebsocket_syncs_stores_then_relays(alice: User, bob: User) -> No
 
 async def test_ywebsocket_trailing_slash_and_query_awareness(alice: User) -> None:
     doc_id = await make_doc(alice, "x")
-    client = YClient(CommunicatorLink(await connect(f"/ws/yjs/{doc_id}/", alice)))
-    await client.start()
-    await client.until(lambda: client.synced)
+    client = await ywebsocket(f"{doc_id}/", alice)
     await client.set_awareness({"user": {"name": "alice"}})
     await client.until(lambda: client.awareness_frames >= 1)  # the sender's own comes back
     frames = client.awareness_frames
@@ -310,13 +308,19 @@ async def hocus(user: User | None = None) -> Mux:
     return Mux(CommunicatorLink(await connect("/ws/hocuspocus", None)))
 
 
+async def hocus_synced(mux: Mux, name: str, user: User) -> HocusClient:
+    """A document on a Hocuspocus socket, authenticated with ``user``'s token, started and synced."""
+    client = mux.add(name, await database_sync_to_async(token_of)(user))
+    await client.start()
+    await client.until(lambda: client.scope is not None and client.synced and client.unsynced == 0)
+    return client
+
+
 async def test_hocuspocus_auth_sync_and_sync_status_after_store(alice: User, bob: User) -> None:
     doc_id = await make_doc(alice, "abc", public_role="editor")
     mux = await hocus()
-    client = mux.add(doc_id, await database_sync_to_async(token_of)(alice))
-    await client.start()
-    await client.until(lambda: client.scope == "read-write" and client.synced and client.unsynced == 0)
-    assert client.content() == "abc"
+    client = await hocus_synced(mux, doc_id, alice)
+    assert client.scope == "read-write" and client.content() == "abc"
     client.type(3, "def")
     await client.flush()
     await client.until(lambda: client.unsynced == 0)
@@ -370,9 +374,8 @@ async def test_hocuspocus_denials(alice: User, bob: User) -> None:
 async def test_hocuspocus_viewer_is_readonly_and_answered_0(alice: User, bob: User) -> None:
     doc_id = await make_doc(alice, "look", public_role="viewer")
     mux = await hocus()
-    viewer = mux.add(doc_id, await database_sync_to_async(token_of)(bob))
-    await viewer.start()
-    await viewer.until(lambda: viewer.scope == "readonly" and viewer.synced and viewer.unsynced == 0)
+    viewer = await hocus_synced(mux, doc_id, bob)
+    assert viewer.scope == "readonly"
     viewer.type(0, "no ")
     await viewer.flush()
     await viewer.until(lambda: False in viewer.statuses)
@@ -408,9 +411,7 @@ async def test_hocuspocus_document_too_large(alice: User, settings: Any) -> None
     settings.COLLAB = {**settings.COLLAB, "MAX_DOCUMENT_BYTES": 400}
     doc_id = await make_doc(alice, "s")
     mux = await hocus()
-    client = mux.add(doc_id, await database_sync_to_async(token_of)(alice))
-    await client.start()
-    await client.until(lambda: client.synced and client.unsynced == 0)
+    client = await hocus_synced(mux, doc_id, alice)
     client.type(0, "z" * 600)
     await client.flush()
     await client.until(lambda: client.closes == ["document_too_large"])
@@ -424,9 +425,8 @@ async def test_hocuspocus_revocation_and_role_change(alice: User, bob: User) -> 
         document_id=doc_id, user=bob, role="editor"
     )
     mux = await hocus()
-    client = mux.add(doc_id, await database_sync_to_async(token_of)(bob))
-    await client.start()
-    await client.until(lambda: client.scope == "read-write" and client.synced)
+    client = await hocus_synced(mux, doc_id, bob)
+    assert client.scope == "read-write"
     membership.role = "viewer"
     await database_sync_to_async(membership.save)()
     await client.until(lambda: client.scope == "readonly")
@@ -459,9 +459,7 @@ async def test_hocuspocus_a_deleted_auth_token_denies_its_documents(alice: User,
 async def test_hocuspocus_and_ywebsocket_share_awareness(alice: User, bob: User) -> None:
     doc_id = await make_doc(alice, public_role="editor")
     mux = await hocus()
-    h = mux.add(doc_id, await database_sync_to_async(token_of)(alice))
-    await h.start()
-    await h.until(lambda: h.synced)
+    h = await hocus_synced(mux, doc_id, alice)
     y = await ywebsocket(doc_id, bob)
     await y.set_awareness({"name": "bob"})
     await h.until(lambda: y.doc.client_id in h.awareness)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import websockets
 
-from tests.support.live import LiveServer
+from tests.support.live import LiveServer, server_pair
 from tests.test_multiprocess import scratch_database  # noqa: F401 (a fixture)
 from tests.yjs.drivers import hocuspocus, ywebsocket
 from tests.yjs_client import SocketLink, YClient
@@ -39,11 +39,7 @@ def pair(
         "COLLAB_PRESENCE_HEARTBEAT": "1",
         "COLLAB_YJS_RESYNC_INTERVAL": "1",
     }
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    a = LiveServer(tmp_path / "a", database_url=scratch_database, redis_url=redis_url, env=env).start()
-    b = LiveServer(tmp_path / "b", database_url=scratch_database, redis_url=redis_url, env=env, migrate=False)
-    b.start()
+    a, b = server_pair(tmp_path, database_url=scratch_database, redis_url=redis_url, env=env)
     a.tokens = a.create_users("alice", "bob")  # type: ignore[attr-defined]
     yield a, b
     a.stop()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pycrdt
@@ -152,15 +152,10 @@ class BaseClient:
 
     async def pump(self, timeout: float = 0.05) -> None:
         """Handle every frame that arrives within ``timeout`` seconds."""
-        while True:
-            try:
-                data = await self.link.recv(timeout)
-            except TimeoutError:
-                return
-            except Closed as exc:
-                self.closed = exc.code
-                return
-            await self.on_frame(data)
+        await pump(self.link, timeout, self.on_frame, self._closed)
+
+    def _closed(self, code: int | None) -> None:
+        self.closed = code
 
     async def on_frame(self, data: bytes) -> None:
         raise NotImplementedError
@@ -270,21 +265,36 @@ class Mux:
         return client
 
     async def pump(self, timeout: float = 0.05) -> None:
-        while True:
-            try:
-                data = await self.link.recv(timeout)
-            except TimeoutError:
-                return
-            except Closed as exc:
-                self.closed = exc.code
-                for client in self.clients.values():
-                    client.closed = exc.code
-                return
-            if data == codec.PONG:
-                self.pongs += 1
-                continue
-            name = Reader(data).varstring()
-            await self.clients[name].on_frame(data)
+        await pump(self.link, timeout, self._route, self._closed)
+
+    async def _route(self, data: bytes) -> None:
+        if data == codec.PONG:
+            self.pongs += 1
+            return
+        await self.clients[Reader(data).varstring()].on_frame(data)
+
+    def _closed(self, code: int | None) -> None:
+        self.closed = code
+        for client in self.clients.values():
+            client.closed = code
+
+
+async def pump(
+    link: Any,
+    timeout: float,
+    on_frame: Callable[[bytes], Awaitable[None]],
+    on_closed: Callable[[int | None], None],
+) -> None:
+    """Hand every frame that arrives within ``timeout`` seconds to ``on_frame``; ``on_closed`` at a close."""
+    while True:
+        try:
+            data = await link.recv(timeout)
+        except TimeoutError:
+            return
+        except Closed as exc:
+            on_closed(exc.code)
+            return
+        await on_frame(data)
 
 
 def dumps(value: Any) -> str:

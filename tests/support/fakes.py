@@ -74,6 +74,16 @@ class AsyncSink(Sink):
         self.aborted = True
 
 
+def small_bounds(settings: Any, *, high: int, timeout: float) -> None:
+    """Outbox bounds a unit test can reach: ``high`` bytes behind, ``timeout`` seconds for both timeouts."""
+    settings.COLLAB = {
+        **settings.COLLAB,
+        "SLOW_CLIENT_BUFFER_BYTES": high,
+        "SLOW_CLIENT_TIMEOUT": timeout,
+        "SLOW_CLIENT_CLOSE_TIMEOUT": timeout,
+    }
+
+
 def decoded(frames: list[Any]) -> list[dict[str, Any]]:
     return [json.loads(f) for f in frames]
 
