@@ -10,7 +10,8 @@ import json
 import re
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import websockets
 from tests.support.live import LiveServer
 from tests.support.rawws import close_code, request_upgrade, reset, upgrade
 from tests.support.wsclient import Editor
+from tests.yjs_client import SocketLink, YClient
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 SERVERS = ["daphne", "uvicorn"]
@@ -194,3 +196,96 @@ async def test_presence_floods_to_a_stalled_reader_stay_bounded_and_it_is_closed
 async def _drain(ws: Any) -> None:
     async for _ in ws:
         pass
+
+
+class _Heard(YClient):
+    """A y-websocket client read by a background task; ``heard`` is set on every frame."""
+
+    def __init__(self, link: SocketLink) -> None:
+        super().__init__(link)
+        self.heard = asyncio.Event()
+
+    async def on_frame(self, data: bytes) -> None:
+        await super().on_frame(data)
+        self.heard.set()
+
+    async def wait_for(self, condition: Callable[[], bool], timeout: float) -> None:
+        async with asyncio.timeout(timeout):
+            while not condition():
+                assert self.closed is None, f"closed with {self.closed}"
+                self.heard.clear()
+                await self.heard.wait()
+
+    async def keep_reading(self) -> None:
+        while self.closed is None:
+            await self.pump(1)
+
+
+async def _ywebsocket(server: LiveServer, path: str, token: str) -> _Heard:
+    client = _Heard(SocketLink(await websockets.connect(server.ws_url(path, token), max_size=None)))
+    await client.start()
+    await client.until(lambda: client.synced)
+    return client
+
+
+def _holds(client: YClient, text: str) -> bool:
+    return client.content() == text
+
+
+async def _flood_awareness(client: YClient, i: int) -> None:
+    while True:
+        await client.set_awareness({"note": "m" * 900, "i": i})
+        await asyncio.sleep(0.004)  # about 250 awareness updates a second, 1 KiB each
+
+
+async def test_a_stalled_ywebsocket_reader_is_closed_4408_while_updates_and_awareness_flood(
+    server: LiveServer,
+) -> None:
+    tokens = server.tokens  # type: ignore[attr-defined]
+    status, doc = server.request(
+        "POST", "/api/documents/", token=tokens["owner"],
+        json_body={"title": "yflood", "kind": "yjs", "public_role": "editor"},
+    )  # fmt: skip
+    assert status == 201, doc
+    path = f"/ws/yjs/{doc['id']}"
+    stalled = upgrade(server.port, f"{path}?token={tokens['slow']}", rcvbuf=4096)
+    told = reads_when_told(server, stalled)
+    assert server.proc is not None
+    await asyncio.sleep(0.5)
+    rss_before = rss_kib(server.proc.pid)
+    writer = await _ywebsocket(server, path, tokens["owner"])
+    others = [await _ywebsocket(server, path, tokens[n]) for n in ("r1", "r2", "owner")]
+    tasks = [asyncio.create_task(c.keep_reading()) for c in (writer, *others)]
+    tasks += [asyncio.create_task(_flood_awareness(c, i)) for i, c in enumerate(others)]
+    latencies: list[float] = []
+    chunk = "y" * 60_000
+    try:
+        for i in range(200):  # 6 MB of updates, besides 750 awareness updates a second
+            sent = time.monotonic()
+            if i % 2 == 0:
+                writer.type(0, chunk)
+            else:
+                writer.delete(0, len(chunk))
+            await writer.flush()
+            target = writer.content()
+            for c in others:
+                await c.wait_for(partial(_holds, c, target), timeout=10)
+            latencies.append(time.monotonic() - sent)
+            await asyncio.sleep(0.05)
+            if told.done():
+                break
+        assert await asyncio.wait_for(told, 30) == 4408, server.log()[-2000:]
+        grown = rss_kib(server.proc.pid) - rss_before
+        assert all(c.closed is None for c in (writer, *others))
+    finally:
+        for task in tasks:
+            task.cancel()
+        for c in (writer, *others):
+            await c.close()
+        stalled.close()
+    latencies.sort()
+    p99 = latencies[int(len(latencies) * 0.99) - 1]
+    assert p99 < 0.5, f"others were delayed: p99 {p99:.3f}s"
+    assert grown < 48 * 1024, f"server grew {grown} KiB"
+    print(f"{server.server}: p99 {p99:.3f}s, grew {grown} KiB")
+    assert NEVER_RETRIEVED not in server.log()
