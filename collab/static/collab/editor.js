@@ -4,7 +4,7 @@
  * present (ourselves too while disconnected, marked offline), remote carets
  * and selections drawn over the text, a connection badge, read-only mode for
  * viewers, messages for errors, and who can open the document (share.js:
- * owners manage it there).
+ * owners manage it there), and the document's history (history.js).
  *
  * The page passes `#collab-config` (`{documentId, wsPath, role, title, ...}`).
  * The reusable parts are in textarea.js (`bindTextarea`, `drawCursors`).
@@ -13,6 +13,7 @@
 
 import { CollabClient } from "./client.js";
 import { CloseCode, ErrorCode } from "./codes.js";
+import { HistoryPanel } from "./history.js";
 import { Sharing } from "./share.js";
 import { cpLength } from "./text.js";
 import { bindTextarea, drawCursors, placeOverlay } from "./textarea.js";
@@ -94,6 +95,8 @@ function main() {
     publicRole: config.publicRole,
   });
 
+  const historyPanel = new HistoryPanel($("history"), { documentUrl: config.apiUrl, role: config.role });
+
   const render = () => drawCursors(overlay, client.text, client.cursors);
   const layout = () => placeOverlay(textarea, overlay);
   const refreshControls = () => {
@@ -174,6 +177,7 @@ function main() {
   });
   client.on("role", ({ role }) => {
     sharing.setRole(role);
+    historyPanel.setRole(role);
     refreshControls();
     say(role === "viewer" ? "You can now only view this document." : `Your role is now ${role}.`, "role", "info");
   });
