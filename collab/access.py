@@ -84,13 +84,13 @@ def default_policy(user: Any, document: Document) -> str:
 
 @lru_cache(maxsize=8)
 def _imported(path: str) -> Policy:
-    return import_string(path)  # type: ignore[no-any-return]
+    return import_string(path)
 
 
 def policy() -> Policy:
     """The permission policy in force (``COLLAB["PERMISSION_POLICY"]``, read at call time)."""
     configured = collab_settings["PERMISSION_POLICY"]
-    return _imported(configured) if isinstance(configured, str) else configured  # type: ignore[no-any-return]
+    return _imported(configured) if isinstance(configured, str) else configured
 
 
 def custom_policy() -> bool:

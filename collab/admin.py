@@ -45,7 +45,7 @@ from collab.realtime.presence_store import registry as presence_registry
 from collab.yjs import documents as yjs_documents
 
 
-class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
+class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
@@ -54,14 +54,14 @@ class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
 HISTORY_SHOWN = 20  # ops on a document's admin page; the rest are in the operation list
 
 
-class LatestOpsFormSet(BaseInlineFormSet):  # type: ignore[type-arg]
+class LatestOpsFormSet(BaseInlineFormSet):
     """Only the newest ``HISTORY_SHOWN`` ops: a document can have tens of thousands."""
 
     def get_queryset(self) -> Any:
         return super().get_queryset()[:HISTORY_SHOWN]
 
 
-class OperationInline(admin.TabularInline):  # type: ignore[type-arg]
+class OperationInline(admin.TabularInline):
     model = Operation
     formset = LatestOpsFormSet
     extra = 0
@@ -81,7 +81,7 @@ class OperationInline(admin.TabularInline):  # type: ignore[type-arg]
         return False
 
 
-class YjsUpdateInline(admin.TabularInline):  # type: ignore[type-arg]
+class YjsUpdateInline(admin.TabularInline):
     model = YjsUpdate
     extra = 0
     can_delete = False
@@ -102,7 +102,7 @@ class YjsUpdateInline(admin.TabularInline):  # type: ignore[type-arg]
         return False
 
 
-class DocumentForm(forms.ModelForm):  # type: ignore[type-arg]
+class DocumentForm(forms.ModelForm):
     """The text exactly as typed, and the version the form showed.
 
     A textarea strips nothing here, and the CRLF line breaks browsers send are
@@ -146,7 +146,7 @@ class DocumentForm(forms.ModelForm):  # type: ignore[type-arg]
 
 
 @admin.register(Document)
-class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class DocumentAdmin(admin.ModelAdmin):
     list_display = ["title", "kind", "owner", "version", "public_role", "connected_now", "updated_at"]
     list_filter = ["kind", "public_role", "created_at", "updated_at"]
     search_fields = ["title", "owner__username", "id"]
@@ -419,7 +419,7 @@ def _close_session(
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class MembershipAdmin(admin.ModelAdmin):
     list_display = ["document", "user", "role", "created_at"]
     list_filter = ["role"]
     search_fields = ["document__title", "user__username"]
@@ -427,7 +427,7 @@ class MembershipAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(Operation)
-class OperationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class OperationAdmin(admin.ModelAdmin):
     """Every op; a document's page links here filtered to it (``?document__exact=<id>``), newest first."""
 
     list_display = ["document", "version", "op_summary", "user", "client_id", "seq", "created_at"]

@@ -125,7 +125,7 @@ def _wrap_daphne_access_log() -> None:
         return write_entry(self, host, date, redact(str(request)), *args, **kw)
 
     redacting_write_entry.redacts = True  # type: ignore[attr-defined]
-    AccessLogGenerator.write_entry = redacting_write_entry  # type: ignore[method-assign]
+    AccessLogGenerator.write_entry = redacting_write_entry
 
 
 def install() -> None:

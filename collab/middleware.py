@@ -95,7 +95,7 @@ class OriginValidator(ChannelsOriginValidator):
     def __init__(self, application: Any) -> None:
         super().__init__(application, [])
 
-    @property  # type: ignore[override]
+    @property
     def allowed_origins(self) -> list[str]:
         hosts = list(settings.ALLOWED_HOSTS)
         if settings.DEBUG and not hosts:

@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 from drf_spectacular.settings import patched_settings
 from drf_spectacular.views import (
+    SpectacularAPIView,
     SpectacularJSONAPIView,
     SpectacularSwaggerSplitView,
     SpectacularYAMLAPIView,
@@ -50,7 +51,7 @@ def swagger_settings() -> dict[str, Any]:
     return {}
 
 
-class _CollabSchema:
+class _CollabSchema(SpectacularAPIView):
     authentication_classes = [TokenAuthentication, SessionAuthentication]
     permission_classes = [AllowAny]
     custom_settings = SCHEMA_SETTINGS
@@ -62,8 +63,8 @@ class _CollabSchema:
         # "api/schema/" -> "api/": the prefix the host mounted collab's API under
         route = request.resolver_match.route if request.resolver_match else ""
         prefix = route[: route.rfind("schema")] if "schema" in route else ""
-        self.patterns = [path(prefix, include(self.api_patterns))]  # type: ignore[attr-defined]
-        return super().get(request, *args, **kwargs)  # type: ignore[misc]
+        self.patterns = [path(prefix, include(self.api_patterns))]
+        return super().get(request, *args, **kwargs)
 
 
 class SchemaView(_CollabSchema, SpectacularJSONAPIView):
@@ -82,4 +83,4 @@ class SwaggerView(SpectacularSwaggerSplitView):
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         with patched_settings(swagger_settings()):
-            return super().get(request, *args, **kwargs)  # type: ignore[no-any-return]
+            return super().get(request, *args, **kwargs)

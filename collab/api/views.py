@@ -58,7 +58,7 @@ class DocumentViewSet(
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
     mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,  # type: ignore[type-arg]
+    viewsets.GenericViewSet,
 ):
     serializer_class = s.DocumentSerializer
     lookup_value_regex = "[^/]+"

@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 NO_LAYER = "collab-no-per-connection-channel"
 
 
-class BaseConsumer(Tracked, AsyncWebsocketConsumer):  # type: ignore[misc]
+class BaseConsumer(Tracked, AsyncWebsocketConsumer):
     """Lifecycle and receive loop; subclasses give ``connect``, ``parse``, ``handle``, ``cleanup``."""
 
     channel_layer_alias = NO_LAYER  # no per-connection channel: the hub relays for the process

@@ -20,7 +20,7 @@ from collab.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEvent
 
 
 @admin.register(WebhookSubscription)
-class WebhookSubscriptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class WebhookSubscriptionAdmin(admin.ModelAdmin):
     list_display = ["url", "owner", "events", "document_id", "active", "created_at"]
     list_filter = ["active"]
     search_fields = ["url", "owner__username", "description"]
@@ -28,7 +28,7 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     readonly_fields = ["id", "created_at"]
 
 
-class MadeByTheServer(admin.ModelAdmin):  # type: ignore[type-arg]
+class MadeByTheServer(admin.ModelAdmin):
     """Rows the outbox and the worker write: never added by hand."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:

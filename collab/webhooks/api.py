@@ -108,7 +108,7 @@ class WebhookViewSet(
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,
     mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,  # type: ignore[type-arg]
+    viewsets.GenericViewSet,
 ):
     serializer_class = WebhookSerializer
     permission_classes = [IsAuthenticated]
