@@ -52,13 +52,15 @@ async def publish_diff(document_id: str, event: PresenceChanged) -> None:
     events.presence_announced(document_id, joined=event.joined, left=event.left)
 
 
-async def join_presence(document_id: str, entry: Entry) -> None:
+async def join_presence(document_id: str, entry: Entry) -> Entry:
+    """Join and announce; the entry as stored (its user's colour chosen unique in the room)."""
     reg = registry()
     gone = await call(reg.sweep, document_id)
-    await call(reg.join, document_id, entry)
+    entry = await call(reg.join, document_id, entry)
     if gone:
         await publish_diff(document_id, PresenceChanged(document_id, left=gone))
     await publish_diff(document_id, PresenceChanged(document_id, joined=[entry], exclude=entry["session"]))
+    return entry
 
 
 async def leave_presence(document_id: str, session: str) -> None:

@@ -17,10 +17,18 @@ after ``PRESENCE_TTL`` seconds and the next sweep by a survivor announces them.
 Each registry also keeps, in process memory, the entries *it* joined (and their
 updates) until it leaves them: ``renew`` re-creates any of them that the store
 lost (Redis restarted or flushed, or a lease swept while this process could not
-renew it) and returns them, so the caller can announce them again::
+renew it) and returns them, so the caller can announce them again.
+
+Colours: ``join`` gives each connection a colour (``user.color``) that no other live
+connection of the room has while free colours remain (``collab.users.PALETTE``):
+the colour the user already has in the room (a second tab shares it), else the
+user's hashed colour if free, else the first free one, else the hashed colour.
+The choice and the write are one atomic step (a Lua script on Redis, a lock in
+memory), so two processes joining at once cannot pick the same colour; a colour
+is free again once its entry leaves or its lease runs out::
 
     reg = registry()
-    reg.join(doc_id, entry)          # entry["session"] identifies the connection
+    reg.join(doc_id, entry)          # -> the entry as stored, its user's colour chosen (below)
     reg.update(doc_id, session, {"status": "idle"})
     reg.sweep(doc_id)                # -> sessions whose lease ran out, removed
     reg.renew(doc_id, sessions)      # -> this registry's entries that were missing, re-created
@@ -38,6 +46,7 @@ from typing import Any
 from django.conf import settings
 
 from collab.conf import collab_settings, redis_url
+from collab.users import PALETTE
 
 Entry = dict[str, Any]
 Clock = Callable[[], float]
@@ -52,10 +61,18 @@ class PresenceRegistry(ABC):
         self._own_lock = threading.Lock()
         self._own: dict[str, dict[str, Entry]] = {}  # document -> session -> entry, joined here
 
-    def join(self, document_id: str, entry: Entry) -> None:
+    def join(self, document_id: str, entry: Entry) -> Entry:
+        """Store the entry with its colour chosen (see the module); the entry as stored."""
+        session = entry["session"]
         with self._own_lock:
-            self._own.setdefault(document_id, {})[entry["session"]] = dict(entry)
-        self._join(document_id, entry)
+            self._own.setdefault(document_id, {})[session] = dict(entry)
+        color = self._join(document_id, entry)
+        stored = {**entry, "user": {**entry["user"], "color": color}}
+        with self._own_lock:
+            own = self._own.get(document_id, {}).get(session)
+            if own is not None:
+                own["user"] = stored["user"]
+        return stored
 
     def update(self, document_id: str, session: str, changes: Entry) -> Entry | None:
         """Merge ``changes`` into the entry; the new entry, or None if it is gone."""
@@ -91,7 +108,8 @@ class PresenceRegistry(ABC):
         self._clear()
 
     @abstractmethod
-    def _join(self, document_id: str, entry: Entry) -> None: ...
+    def _join(self, document_id: str, entry: Entry) -> str:
+        """Store the entry with a colour chosen atomically; that colour."""
 
     @abstractmethod
     def _update(self, document_id: str, session: str, changes: Entry) -> Entry | None: ...
@@ -115,6 +133,19 @@ class PresenceRegistry(ABC):
     def _clear(self) -> None: ...
 
 
+def choose_color(preferred: str, user_id: Any, others: Iterable[tuple[Any, str]]) -> str:
+    """The colour for a connection of ``user_id`` given the ``(user id, colour)`` of the room's
+    other live connections (the rule in the module docstring; mirrored by ``_JOIN_LUA``)."""
+    taken = set()
+    for other_id, color in others:
+        if user_id is not None and other_id == user_id:
+            return color
+        taken.add(color)
+    if preferred not in taken:
+        return preferred
+    return next((c for c in PALETTE if c not in taken), preferred)
+
+
 def _order(entries: list[Entry]) -> list[Entry]:
     return sorted(entries, key=lambda e: (e.get("joined_at", ""), e.get("session", "")))
 
@@ -125,12 +156,18 @@ class LocalPresence(PresenceRegistry):
         self._lock = threading.Lock()
         self._docs: dict[str, dict[str, tuple[Entry, float]]] = {}
 
-    def _join(self, document_id: str, entry: Entry) -> None:
+    def _join(self, document_id: str, entry: Entry) -> str:
+        now = self.clock()
         with self._lock:
-            self._docs.setdefault(document_id, {})[entry["session"]] = (
-                dict(entry),
-                self.clock() + self.ttl,
-            )
+            doc = self._docs.setdefault(document_id, {})
+            others = [
+                (e["user"].get("id"), e["user"].get("color"))
+                for s, (e, expires) in doc.items()
+                if expires > now and s != entry["session"]
+            ]
+            color = choose_color(entry["user"]["color"], entry["user"].get("id"), others)
+            doc[entry["session"]] = ({**entry, "user": {**entry["user"], "color": color}}, now + self.ttl)
+            return color
 
     def _update(self, document_id: str, session: str, changes: Entry) -> Entry | None:
         with self._lock:
@@ -185,6 +222,45 @@ class LocalPresence(PresenceRegistry):
             self._docs.clear()
 
 
+# choose_color over the live entries, and the write, in one atomic step. The entry arrives as its
+# JSON cut where its colour goes (ARGV[4], ARGV[5]): re-encoding it in Lua would change its JSON.
+_JOIN_LUA = """
+local entries, leases = KEYS[1], KEYS[2]
+local now, expires, session = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local uid, preferred, palette = cjson.decode(ARGV[6]), ARGV[7], cjson.decode(ARGV[8])
+local color = nil
+local taken = {}
+local live = redis.call('ZRANGEBYSCORE', leases, '(' .. now, '+inf')
+for i = 1, #live do
+  if live[i] ~= session then
+    local raw = redis.call('HGET', entries, live[i])
+    if raw then
+      local user = cjson.decode(raw)['user']
+      if uid ~= cjson.null and user['id'] == uid then
+        color = user['color']
+        break
+      end
+      taken[user['color']] = true
+    end
+  end
+end
+if not color then
+  if not taken[preferred] then
+    color = preferred
+  else
+    for _, c in ipairs(palette) do
+      if not taken[c] then color = c break end
+    end
+    color = color or preferred
+  end
+end
+redis.call('HSET', entries, session, ARGV[4] .. cjson.encode(color) .. ARGV[5])
+redis.call('ZADD', leases, expires, session)
+return color
+"""
+_CUT = '"color": "\\u0000"'  # where json.dumps puts the placeholder colour "\x00": cut there
+
+
 class RedisPresence(PresenceRegistry):
     def __init__(self, url: str, ttl: float, clock: Clock = time.time, prefix: str = "collab") -> None:
         import redis
@@ -195,16 +271,20 @@ class RedisPresence(PresenceRegistry):
             url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5
         )
         self.prefix = f"{prefix}:presence"
+        self._join_script = self.redis.register_script(_JOIN_LUA)
 
     def _keys(self, document_id: str) -> tuple[str, str]:
         return f"{self.prefix}:{document_id}:entries", f"{self.prefix}:{document_id}:leases"
 
-    def _join(self, document_id: str, entry: Entry) -> None:
-        entries, leases = self._keys(document_id)
-        pipe = self.redis.pipeline()
-        pipe.hset(entries, entry["session"], json.dumps(entry))
-        pipe.zadd(leases, {entry["session"]: self.clock() + self.ttl})
-        pipe.execute()
+    def _join(self, document_id: str, entry: Entry) -> str:
+        user = entry["user"]
+        raw = json.dumps({**entry, "user": {**user, "color": "\x00"}})
+        head, tail = raw.split(_CUT, 1)
+        head += '"color": '
+        now = self.clock()
+        args = [now, now + self.ttl, entry["session"], head, tail]
+        args += [json.dumps(user.get("id")), user["color"], json.dumps(PALETTE)]
+        return str(self._join_script(keys=list(self._keys(document_id)), args=args))
 
     def _update(self, document_id: str, session: str, changes: Entry) -> Entry | None:
         entries, _ = self._keys(document_id)

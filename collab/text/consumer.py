@@ -97,7 +97,7 @@ class DocumentConsumer(BaseConsumer):
             "joined_at": timezone.now().isoformat(),
         }  # fmt: skip
         self.in_presence = True  # set first: a failure half-way still leaves presence on cleanup
-        await join_presence(self.document_id, entry)
+        self.user_info = (await join_presence(self.document_id, entry))["user"]
         entries = await call(registry().entries, self.document_id)
         if has_stale_cursors(entries, version):
             entries = await database_sync_to_async(entries_at)(
