@@ -619,9 +619,10 @@ async def test_room_events_before_hello_are_held_and_the_connection_stays_respon
     doc = await new_doc(alice, "")
     original = consumers.join_presence
 
-    async def join_then_a_diff(document_id: str, entry: Any) -> None:
-        await original(document_id, entry)
+    async def join_then_a_diff(document_id: str, entry: Any) -> Any:
+        stored = await original(document_id, entry)
         hub().deliver_local(document_id, PresenceChanged(document_id, left=["someone-else"]))
+        return stored
 
     monkeypatch.setattr(consumers, "join_presence", join_then_a_diff)
     a = await join(doc.pk, alice)  # join() asserts hello comes first

@@ -106,7 +106,9 @@ async def test_sync_past_the_byte_limit_is_history_unavailable(alice: User, sett
 
 async def test_presence_updates_the_entry(alice: User) -> None:
     conn = await in_room(alice)
-    registry().join(conn.document_id, {"session": conn.session, "status": "active", "meta": {}})
+    registry().join(
+        conn.document_id, {"session": conn.session, "user": conn.user_info, "status": "active", "meta": {}}
+    )
     await handle(conn, "presence", {"status": "idle", "meta": {"typing": True}})
     (entry,) = registry().entries(conn.document_id)
     assert entry["status"] == "idle" and entry["meta"] == {"typing": True}
