@@ -114,39 +114,44 @@ class Snapshot(models.Model):
         ordering = ["document", "version"]
 
 
-class YjsUpdate(models.Model):
-    """One stored Yjs update (v1 encoding) of a yjs document: ``version`` is its place in the log."""
+class YjsRecord(models.Model):
+    """What a yjs document's stored updates and snapshots share: the log position ``version``, ordered by it."""
 
-    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="yjs_updates")
     version = models.PositiveIntegerField()
-    data = models.BinaryField()
-    session = models.CharField(max_length=64, blank=True, default="")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        abstract = True
+        ordering = ["document", "version"]
+
+
+class YjsUpdate(YjsRecord):
+    """One stored Yjs update (v1 encoding) of a yjs document: ``version`` is its place in the log."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="yjs_updates")
+    data = models.BinaryField()
+    session = models.CharField(max_length=64, blank=True, default="")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta(YjsRecord.Meta):
         constraints = [
             models.UniqueConstraint(fields=["document", "version"], name="unique_yjs_update_version")
         ]
-        ordering = ["document", "version"]
 
     def __str__(self) -> str:
         return f"{self.document_id} update {self.version}"
 
 
-class YjsSnapshot(models.Model):
+class YjsSnapshot(YjsRecord):
     """The whole state of a yjs document (one merged update) with every update up to ``version`` in it."""
 
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="yjs_snapshots")
-    version = models.PositiveIntegerField()
     state = models.BinaryField()
-    created_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
+    class Meta(YjsRecord.Meta):
         constraints = [
             models.UniqueConstraint(fields=["document", "version"], name="unique_yjs_snapshot_version")
         ]
-        ordering = ["document", "version"]
 
     def __str__(self) -> str:
         return f"{self.document_id} state at {self.version}"
