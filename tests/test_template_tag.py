@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser, User
 from django.template import Context, Template
 from django.test import RequestFactory
+from django.urls import include, path
 
 from collab import editing
 from collab.models import Document, Membership
@@ -86,3 +87,34 @@ def test_a_yjs_document_gets_the_rich_text_mount(alice: User) -> None:
     assert config["user"]["name"] and config["apiUrl"] == f"/api/documents/{doc.pk}/"
     for element in ('id="editor"', 'id="status"', 'id="presence"', 'id="message"', 'data-mark="bold"'):
         assert element in html
+
+
+def host_page(request: Any) -> Any:
+    """A host's page with no form of its own: only the tag could set the CSRF cookie."""
+    from django.http import HttpResponse
+
+    document = Document.objects.get(pk=request.GET["doc"])
+    return HttpResponse(PAGE.render(Context({"request": request, "article": {"document": document}})))
+
+
+urlpatterns = [path("host/", host_page), path("", include("project.urls"))]  # the host's site
+
+
+@pytest.mark.urls(__name__)
+@pytest.mark.parametrize("kind", ["text", "yjs"])
+def test_the_tag_sets_the_csrf_cookie_so_the_embeds_rest_writes_work(alice: User, kind: str) -> None:
+    from django.test import Client
+
+    if kind == "text":
+        doc = editing.create_document(owner=alice, title="Notes", content="x")
+    else:
+        doc = yjs_documents.create(owner=alice, title="Rich")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    assert client.post("/api/ws-ticket/").status_code == 403  # no cookie yet: a write is refused
+    page = client.get(f"/host/?doc={doc.pk}")
+    assert page.status_code == 200 and "collab-embed" in page.content.decode()
+    token = client.cookies["csrftoken"].value
+    assert token
+    ticket = client.post("/api/ws-ticket/", HTTP_X_CSRFTOKEN=token)  # what client.js sends
+    assert ticket.status_code in (200, 201), ticket.content

@@ -7,7 +7,8 @@ page: its bundle mounts on fixed element ids, and is there only when
 role comes from the permission policy; a reader who may not open the document
 gets a short note and nothing of its content. The page needs the ``request``
 context processor (Django's default) and collab's WebSocket routes in the
-host's ASGI application.
+host's ASGI application. The tag sets the CSRF cookie, as ``ensure_csrf_cookie``
+would, so the embed's REST writes work on a page that never rendered a form.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from django import template
 from django.contrib.auth.models import AnonymousUser
+from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils.safestring import SafeString
@@ -39,6 +41,8 @@ def _url(name: str, *args: Any) -> str | None:
 def collab_editor(context: template.Context, document: Document | None) -> SafeString:
     """The live editor for ``document`` as the page's user sees it (read-only for viewers)."""
     request = context.get("request")
+    if request is not None:
+        get_token(request)  # sets the CSRF cookie (ensure_csrf_cookie): the embed's REST writes send it
     user = getattr(request, "user", None) or context.get("user") or AnonymousUser()
     role = access.role_for(user, document) if document is not None else "none"
     ticket_url = _url("collab_api:ws-ticket")
