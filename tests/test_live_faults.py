@@ -15,13 +15,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import pycrdt
 import pytest
 import websockets
 
+from collab.yjs import codec
 from tests.support.live import LiveServer
-from tests.support.rawws import close_code, request_upgrade, reset, upgrade
+from tests.support.rawws import close_code, request_upgrade, reset, send_binary, upgrade
 from tests.support.wsclient import Editor
-from tests.yjs_client import SocketLink, YClient
+from tests.yjs_client import HocusClient, Mux, SocketLink, YClient, auth_message
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 SERVERS = ["daphne", "uvicorn"]
@@ -198,64 +200,116 @@ async def _drain(ws: Any) -> None:
         pass
 
 
-class _Heard(YClient):
-    """A y-websocket client read by a background task; ``heard`` is set on every frame."""
+class HeardLink(SocketLink):
+    """A real socket that sets ``heard`` whenever a read returns (a frame, a close, a timeout)."""
 
-    def __init__(self, link: SocketLink) -> None:
-        super().__init__(link)
+    def __init__(self, ws: Any) -> None:
+        super().__init__(ws)
         self.heard = asyncio.Event()
 
-    async def on_frame(self, data: bytes) -> None:
-        await super().on_frame(data)
-        self.heard.set()
-
-    async def wait_for(self, condition: Callable[[], bool], timeout: float) -> None:
-        async with asyncio.timeout(timeout):
-            while not condition():
-                assert self.closed is None, f"closed with {self.closed}"
-                self.heard.clear()
-                await self.heard.wait()
-
-    async def keep_reading(self) -> None:
-        while self.closed is None:
-            await self.pump(1)
+    async def recv(self, timeout: float) -> bytes:
+        try:
+            return await super().recv(timeout)
+        finally:
+            self.heard.set()
 
 
-async def _ywebsocket(server: LiveServer, path: str, token: str) -> _Heard:
-    client = _Heard(SocketLink(await websockets.connect(server.ws_url(path, token), max_size=None)))
+Client = YClient | HocusClient
+
+
+async def wait_for(client: Client, condition: Callable[[], bool], timeout: float) -> None:
+    """Wait until ``condition()`` holds, looking again each time the client's reader hears something."""
+    link = client.link
+    assert isinstance(link, HeardLink)
+    async with asyncio.timeout(timeout):
+        while not condition():
+            assert client.closed is None, f"closed with {client.closed}"
+            link.heard.clear()
+            await link.heard.wait()
+
+
+async def keep_reading(client: Client) -> None:
+    while client.closed is None:
+        await client.pump(1)
+
+
+async def connect_client(server: LiveServer, protocol: str, doc_id: str, token: str) -> Client:
+    """A synced pycrdt client on ``protocol`` (y-websocket, or Hocuspocus on a socket of its own)."""
+    if protocol == "y-websocket":
+        ws = await websockets.connect(server.ws_url(f"/ws/yjs/{doc_id}", token), max_size=None)
+        client: Client = YClient(HeardLink(ws))
+    else:
+        ws = await websockets.connect(server.ws_url("/ws/hocuspocus"), max_size=None)
+        client = Mux(HeardLink(ws)).add(doc_id, token)
     await client.start()
-    await client.until(lambda: client.synced)
+    await client.until(lambda: client.synced and getattr(client, "unsynced", 0) == 0)
     return client
 
 
-def _holds(client: YClient, text: str) -> bool:
+def stalled_socket(server: LiveServer, protocol: str, doc_ids: list[str], token: str) -> socket.socket:
+    """A client that never reads (4 KiB receive buffer), open on ``doc_ids`` (y-websocket: the first);
+    returns once the server lists it in every document's presence."""
+    if protocol == "y-websocket":
+        sock = upgrade(server.port, f"/ws/yjs/{doc_ids[0]}?token={token}", rcvbuf=4096)
+        doc_ids = doc_ids[:1]
+    else:
+        sock = upgrade(server.port, "/ws/hocuspocus", rcvbuf=4096)
+        for doc_id in doc_ids:
+            prefix = codec.varstring(doc_id)
+            send_binary(sock, prefix + auth_message(token))
+            send_binary(sock, prefix + codec.sync_step1(bytes(pycrdt.Doc().get_state())))
+    deadline = time.monotonic() + 10
+    while not all(len(presence_of(server, token, d)) > 0 for d in doc_ids):
+        assert time.monotonic() < deadline, "the stalled client never joined"
+        time.sleep(0.05)
+    return sock
+
+
+def create_yjs(server: LiveServer, token: str, title: str) -> str:
+    status, doc = server.request(
+        "POST", "/api/documents/", token=token,
+        json_body={"title": title, "kind": "yjs", "public_role": "editor"},
+    )  # fmt: skip
+    assert status == 201, doc
+    return str(doc["id"])
+
+
+def _holds(client: Client, text: str) -> bool:
     return client.content() == text
 
 
-async def _flood_awareness(client: YClient, i: int) -> None:
+def _acknowledged(client: Client) -> bool:
+    return getattr(client, "unsynced", 0) == 0  # Hocuspocus: every update answered SyncStatus 1
+
+
+async def _flood_awareness(client: Client, i: int, every: float = 0.004) -> None:
     while True:
         await client.set_awareness({"note": "m" * 900, "i": i})
-        await asyncio.sleep(0.004)  # about 250 awareness updates a second, 1 KiB each
+        await asyncio.sleep(every)  # about 250 awareness updates a second, 1 KiB each
 
 
-async def test_a_stalled_ywebsocket_reader_is_closed_4408_while_updates_and_awareness_flood(
-    server: LiveServer,
+@pytest.mark.parametrize("protocol", ["y-websocket", "hocuspocus"])
+async def test_a_stalled_yjs_reader_is_closed_4408_as_a_whole_while_updates_and_awareness_flood(
+    server: LiveServer, protocol: str
 ) -> None:
+    """The stalled socket (Hocuspocus: with a second document open on it) is closed 4408, every
+    document of it leaves presence; the writer and three awareness flooders on both endpoints keep up."""
     tokens = server.tokens  # type: ignore[attr-defined]
-    status, doc = server.request(
-        "POST", "/api/documents/", token=tokens["owner"],
-        json_body={"title": "yflood", "kind": "yjs", "public_role": "editor"},
-    )  # fmt: skip
-    assert status == 201, doc
-    path = f"/ws/yjs/{doc['id']}"
-    stalled = upgrade(server.port, f"{path}?token={tokens['slow']}", rcvbuf=4096)
+    doc_id, second = (
+        create_yjs(server, tokens["owner"], "yflood"),
+        create_yjs(server, tokens["owner"], "quiet"),
+    )
+    stalled = stalled_socket(server, protocol, [doc_id, second], tokens["slow"])
     told = reads_when_told(server, stalled)
     assert server.proc is not None
     await asyncio.sleep(0.5)
     rss_before = rss_kib(server.proc.pid)
-    writer = await _ywebsocket(server, path, tokens["owner"])
-    others = [await _ywebsocket(server, path, tokens[n]) for n in ("r1", "r2", "owner")]
-    tasks = [asyncio.create_task(c.keep_reading()) for c in (writer, *others)]
+    writer = await connect_client(server, protocol, doc_id, tokens["owner"])
+    others = [
+        await connect_client(server, p, doc_id, tokens[n])
+        for p, n in (("y-websocket", "r1"), ("hocuspocus", "r2"), ("y-websocket", "owner"))
+    ]
+    tasks = [asyncio.create_task(keep_reading(c)) for c in (writer, *others)]
     tasks += [asyncio.create_task(_flood_awareness(c, i)) for i, c in enumerate(others)]
     latencies: list[float] = []
     chunk = "y" * 60_000
@@ -268,8 +322,9 @@ async def test_a_stalled_ywebsocket_reader_is_closed_4408_while_updates_and_awar
                 writer.delete(0, len(chunk))
             await writer.flush()
             target = writer.content()
+            await wait_for(writer, partial(_acknowledged, writer), timeout=10)
             for c in others:
-                await c.wait_for(partial(_holds, c, target), timeout=10)
+                await wait_for(c, partial(_holds, c, target), timeout=10)
             latencies.append(time.monotonic() - sent)
             await asyncio.sleep(0.05)
             if told.done():
@@ -277,6 +332,13 @@ async def test_a_stalled_ywebsocket_reader_is_closed_4408_while_updates_and_awar
         assert await asyncio.wait_for(told, 30) == 4408, server.log()[-2000:]
         grown = rss_kib(server.proc.pid) - rss_before
         assert all(c.closed is None for c in (writer, *others))
+        deadline = time.monotonic() + 10  # closed as a whole: gone from every document it had open
+        while any(
+            "slow" in {e["user"]["name"] for e in presence_of(server, tokens["owner"], d)}
+            for d in (doc_id, second)
+        ):
+            assert time.monotonic() < deadline, "the stalled socket stayed in presence"
+            await asyncio.sleep(0.1)
     finally:
         for task in tasks:
             task.cancel()
@@ -287,5 +349,5 @@ async def test_a_stalled_ywebsocket_reader_is_closed_4408_while_updates_and_awar
     p99 = latencies[int(len(latencies) * 0.99) - 1]
     assert p99 < 0.5, f"others were delayed: p99 {p99:.3f}s"
     assert grown < 48 * 1024, f"server grew {grown} KiB"
-    print(f"{server.server}: p99 {p99:.3f}s, grew {grown} KiB")
+    print(f"{server.server} {protocol}: {len(latencies)} updates, p99 {p99:.3f}s, grew {grown} KiB")
     assert NEVER_RETRIEVED not in server.log()

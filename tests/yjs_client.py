@@ -209,10 +209,7 @@ class HocusClient(BaseClient):
         await self.link.send(self.prefix + body)
 
     async def start(self, version: str | None = "4.0.0") -> None:
-        auth = bytes((Message.AUTH, codec.Auth.TOKEN)) + codec.varstring(self.token)
-        if version is not None:
-            auth += codec.varstring(version)
-        await self.send(auth)
+        await self.send(auth_message(self.token, version))
         self.unsynced = 1  # like the provider: one for the handshake
         await self.send(codec.sync_step1(bytes(self.doc.get_state())))
 
@@ -295,6 +292,12 @@ async def pump(
             on_closed(exc.code)
             return
         await on_frame(data)
+
+
+def auth_message(token: str, version: str | None = "4.0.0") -> bytes:
+    """A Hocuspocus provider's auth message body (4.x adds its version; 2.x and 3.x do not)."""
+    auth = bytes((Message.AUTH, codec.Auth.TOKEN)) + codec.varstring(token)
+    return auth + codec.varstring(version) if version is not None else auth
 
 
 def dumps(value: Any) -> str:

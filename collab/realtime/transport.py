@@ -8,7 +8,8 @@ code can see how far behind a client is (``buffered()``) and stop writing to
 it. Under daphne it also writes without the per-message coroutine
 (``write_now``), which is most of the fan-out cost. Unknown servers get a sink
 that knows nothing (``buffered() is None``); the outbox then bounds its own queue.
-Only ``collab.realtime.outbox`` uses a sink.
+Middleware that wraps ``send`` (Channels' session middleware, on every handshake
+without a token) is looked through. Only ``collab.realtime.outbox`` uses a sink.
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ class AsyncioSink(Sink):
 
 
 def sink_for(send: Send) -> Sink:
+    send = server_send(send)
     if isinstance(send, functools.partial) and send.args:
         protocol = send.args[0]
         if hasattr(protocol, "sendMessage") and hasattr(protocol, "transport"):
@@ -108,3 +110,16 @@ def sink_for(send: Send) -> Sink:
     if transport is not None and hasattr(transport, "get_write_buffer_size"):
         return AsyncioSink(transport)
     return Sink()
+
+
+def server_send(send: Send) -> Send:
+    """The server's own ``send`` behind middleware that wraps it: Channels' session middleware
+    (every handshake without a token or ticket) passes WebSocket messages through unchanged to
+    the ``real_send`` it keeps. Without this, such a socket's buffer would go unseen (daphne:
+    no backpressure at all)."""
+    for _ in range(8):  # wrappers of wrappers; never a cycle
+        inner = getattr(getattr(send, "__self__", None), "real_send", None)
+        if inner is None:
+            break
+        send = inner
+    return send

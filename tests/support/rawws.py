@@ -6,6 +6,8 @@ read what a stalled client finally gets, e.g. the close code::
     sock = upgrade(port, path, rcvbuf=4096)     # 101 read, nothing else
     reset(sock)                                 # RST, no close frame
     code = close_code(sock, timeout=10)         # reads frames until a close frame (or None at EOF)
+    send_binary(sock, b"...")                   # a masked client frame
+    for opcode, payload in frames(sock, 5, idle=1): ...
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import socket
 import struct
 import time
+from collections.abc import Iterator
 
 
 def request_upgrade(port: int, path: str, *, rcvbuf: int | None = None) -> socket.socket:
@@ -49,8 +52,21 @@ def reset(sock: socket.socket) -> None:
     sock.close()
 
 
-def close_code(sock: socket.socket, timeout: float) -> int | None:
-    """Read server frames until a close frame: its code; None if the socket ends without one."""
+def send_binary(sock: socket.socket, data: bytes) -> None:
+    """Send one binary frame, masked as a client must (the mask is zero: the payload goes as is)."""
+    n = len(data)
+    if n < 126:
+        header = struct.pack(">BB", 0x82, 0x80 | n)
+    elif n < 1 << 16:
+        header = struct.pack(">BBH", 0x82, 0x80 | 126, n)
+    else:
+        header = struct.pack(">BBQ", 0x82, 0x80 | 127, n)
+    sock.sendall(header + b"\0\0\0\0" + data)
+
+
+def frames(sock: socket.socket, timeout: float, *, idle: float | None = None) -> Iterator[tuple[int, bytes]]:
+    """The server's frames as ``(opcode, payload)``, until the socket ends, ``timeout`` seconds
+    pass, or (with ``idle``) nothing arrives for that long. A close frame is the last one."""
     deadline = time.monotonic() + timeout
     data = bytearray()
     at = 0  # where the next frame starts in ``data``
@@ -61,7 +77,8 @@ def close_code(sock: socket.socket, timeout: float) -> int | None:
             if at > 1 << 20:  # forget what was parsed, now and then
                 del data[:at]
                 at = 0
-            sock.settimeout(max(0.01, deadline - time.monotonic()))
+            wait = deadline - time.monotonic()
+            sock.settimeout(max(0.01, wait if idle is None else min(wait, idle)))
             try:
                 chunk = sock.recv(1 << 20)
             except (ConnectionResetError, TimeoutError):
@@ -71,22 +88,29 @@ def close_code(sock: socket.socket, timeout: float) -> int | None:
             data += chunk
         return True
 
-    while True:
-        if not need(2):
-            return None
+    while need(2):
         opcode, length = data[at] & 0x0F, data[at + 1] & 0x7F
         header = 2
         if length == 126:
             if not need(4):
-                return None
+                return
             length, header = struct.unpack(">H", data[at + 2 : at + 4])[0], 4
         elif length == 127:
             if not need(10):
-                return None
+                return
             length, header = struct.unpack(">Q", data[at + 2 : at + 10])[0], 10
         if not need(header + length):
-            return None
+            return
         start = at + header
         at = start + length
+        yield opcode, bytes(data[start:at])
         if opcode == 0x8:
-            return int(struct.unpack(">H", data[start : start + 2])[0]) if length >= 2 else 1005
+            return
+
+
+def close_code(sock: socket.socket, timeout: float) -> int | None:
+    """Read server frames until a close frame: its code; None if the socket ends without one."""
+    for opcode, payload in frames(sock, timeout):
+        if opcode == 0x8:
+            return int(struct.unpack(">H", payload[:2])[0]) if len(payload) >= 2 else 1005
+    return None
