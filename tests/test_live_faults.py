@@ -20,8 +20,9 @@ import pytest
 import websockets
 
 from collab.yjs import codec
+from collab.yjs.codec import AwarenessEntry, Message, Reader
 from tests.support.live import LiveServer
-from tests.support.rawws import close_code, request_upgrade, reset, send_binary, upgrade
+from tests.support.rawws import close_code, frames, request_upgrade, reset, send_binary, upgrade
 from tests.support.wsclient import Editor
 from tests.yjs_client import HocusClient, Mux, SocketLink, YClient, auth_message
 
@@ -56,16 +57,30 @@ def reads_when_told(server: LiveServer, sock: socket.socket) -> asyncio.Future[i
     return asyncio.get_running_loop().run_in_executor(None, watch)
 
 
-@pytest.fixture(params=SERVERS)
-def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveServer]:
+def _live(request: pytest.FixtureRequest, tmp_path: Path, slow_client_timeout: float) -> LiveServer:
     env = {
         "COLLAB_SLOW_CLIENT_BUFFER_BYTES": str(256 * 1024),
-        "COLLAB_SLOW_CLIENT_TIMEOUT": "2",
+        "COLLAB_SLOW_CLIENT_TIMEOUT": str(slow_client_timeout),
         "COLLAB_RATE_PER_SECOND": "10000",
         "COLLAB_RATE_BURST": "10000",
     }
     live = LiveServer(tmp_path, server=request.param, env=env).start()
     live.tokens = live.create_users("owner", "r1", "r2", "slow")  # type: ignore[attr-defined]
+    return live
+
+
+@pytest.fixture(params=SERVERS)
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveServer]:
+    """A live server that closes a client 2 s behind with 4408."""
+    live = _live(request, tmp_path, 2)
+    yield live
+    live.stop()
+
+
+@pytest.fixture(params=SERVERS)
+def patient_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveServer]:
+    """A live server that lets a client stay behind for 30 s."""
+    live = _live(request, tmp_path, 30)
     yield live
     live.stop()
 
@@ -282,10 +297,16 @@ def _acknowledged(client: Client) -> bool:
     return getattr(client, "unsynced", 0) == 0  # Hocuspocus: every update answered SyncStatus 1
 
 
-async def _flood_awareness(client: Client, i: int, every: float = 0.004) -> None:
+def _flood_state(i: int, size: int) -> dict[str, Any]:
+    return {"note": "m" * size, "i": i}
+
+
+async def _flood_awareness(client: Client, i: int, every: float = 0.004, size: int = 900) -> None:
+    """Awareness updates of ``size`` bytes every ``every`` seconds (by default about 250 a second,
+    1 KiB each); the clock counts them."""
     while True:
-        await client.set_awareness({"note": "m" * 900, "i": i})
-        await asyncio.sleep(every)  # about 250 awareness updates a second, 1 KiB each
+        await client.set_awareness(_flood_state(i, size))
+        await asyncio.sleep(every)
 
 
 @pytest.mark.parametrize("protocol", ["y-websocket", "hocuspocus"])
@@ -350,4 +371,69 @@ async def test_a_stalled_yjs_reader_is_closed_4408_as_a_whole_while_updates_and_
     assert p99 < 0.5, f"others were delayed: p99 {p99:.3f}s"
     assert grown < 48 * 1024, f"server grew {grown} KiB"
     print(f"{server.server} {protocol}: {len(latencies)} updates, p99 {p99:.3f}s, grew {grown} KiB")
+    assert NEVER_RETRIEVED not in server.log()
+
+
+def awareness_heard(sock: socket.socket, name: str) -> tuple[int, dict[int, AwarenessEntry], int | None]:
+    """Read a raw Hocuspocus socket until it goes quiet for 3 s: the awareness frames of ``name``,
+    the latest entry per awareness client (y-protocols' clock rule), and the close code if any."""
+    count, latest, closed = 0, {}, None
+    for opcode, payload in frames(sock, 60, idle=3):
+        if opcode == 0x8:
+            closed = int.from_bytes(payload[:2], "big")
+            break
+        reader = Reader(payload)
+        if payload in (codec.PING, codec.PONG) or reader.varstring() != name:
+            continue
+        if reader.varuint() != Message.AWARENESS:
+            continue
+        count += 1
+        for entry in codec.read_awareness(reader.varbytes()):
+            was = latest.get(entry.client)
+            if was is None or entry.clock > was.clock or (entry.clock == was.clock and entry.state is None):
+                latest[entry.client] = entry
+    return count, latest, closed
+
+
+async def test_awareness_to_a_stalled_hocuspocus_reader_is_coalesced_to_the_latest_state_per_client(
+    patient_server: LiveServer,
+) -> None:
+    """While a Hocuspocus reader is behind (not too long: the server lets it be 30 s), the awareness
+    flood of three clients waits for it as one entry per client; when it reads again it gets
+    far fewer frames than were sent, ending with each client's latest state; it is not closed."""
+    server = patient_server
+    tokens = server.tokens  # type: ignore[attr-defined]
+    doc_id = create_yjs(server, tokens["owner"], "coalesced")
+    stalled = stalled_socket(server, "hocuspocus", [doc_id], tokens["slow"])
+    flooders = [
+        await connect_client(server, p, doc_id, tokens[n])
+        for p, n in (("y-websocket", "r1"), ("hocuspocus", "r2"), ("y-websocket", "owner"))
+    ]
+    tasks = [asyncio.create_task(keep_reading(c)) for c in flooders]
+    # 16 KiB states: the kernel's send buffer for the stalled socket (about 2 MB) holds few of them
+    tasks += [
+        asyncio.create_task(_flood_awareness(c, i, every=0.015, size=16_000)) for i, c in enumerate(flooders)
+    ]
+    try:
+        await asyncio.sleep(8)  # about 1500 updates, 24 MB
+    finally:
+        for task in tasks:
+            task.cancel()
+    sent = sum(c.clock for c in flooders)
+    last = {
+        c.doc.client_id: AwarenessEntry(c.doc.client_id, c.clock, _flood_state(i, 16_000))
+        for i, c in enumerate(flooders)
+    }
+    try:
+        count, latest, closed = await asyncio.get_running_loop().run_in_executor(
+            None, awareness_heard, stalled, doc_id
+        )
+    finally:
+        for c in flooders:
+            await c.close()
+        stalled.close()
+    print(f"{server.server}: {sent} awareness updates sent, {count} frames reached the stalled reader")
+    assert closed is None, f"closed with {closed}"
+    assert {k: latest.get(k) for k in last} == last
+    assert count < sent / 3, f"{count} of {sent} awareness updates reached the stalled reader"
     assert NEVER_RETRIEVED not in server.log()
