@@ -85,6 +85,17 @@ def test_who_may_do_what_with_versions(
     assert bad.status_code == 400 and "name" in bad.json()["errors"]
 
 
+@pytest.mark.parametrize("method", ["options", "put", "delete"])
+@pytest.mark.parametrize("tail", ["versions/", "diff/", "blame/", "restore/"])
+def test_unreadable_document_is_404_or_401_for_any_method_on_history_routes(
+    doc: Document, alice: User, dave: User, method: str, tail: str
+) -> None:
+    """PROTOCOL.md section 2, as for the document itself: OPTIONS and unserved methods included."""
+    assert getattr(client_for(dave), method)(url(doc, tail)).status_code == 404
+    assert getattr(APIClient(), method)(url(doc, tail)).status_code == 401
+    assert getattr(client_for(alice), method)(url(doc, tail)).status_code in (200, 405)
+
+
 def test_naming_an_automatic_version_is_for_editors(doc: Document, bob: User, carol: User) -> None:
     Document.objects.filter(pk=doc.pk).update(updated_at=timezone.now() - timedelta(hours=1))
     editing.commit(EditRequest(doc.pk, 2, ["# "], user=bob))

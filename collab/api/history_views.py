@@ -1,6 +1,6 @@
 """REST views of a document's history: kept versions, diff, blame, restore (docs/history.md).
 
-Thin: roles from ``collab.access`` (through ``DocumentViewSet``'s helpers, so
+Thin: roles from ``collab.access`` (through ``DocumentAccess``, as ``DocumentViewSet``, so
 the 401/404 rule is the same), everything else from ``collab.history``::
 
     GET    /api/documents/{id}/versions/                 kept versions, newest first
@@ -31,8 +31,9 @@ from rest_framework.response import Response
 from collab import access, history
 from collab.api import history_serializers as hs
 from collab.api.base import CollabAPIView
+from collab.api.document_access import DocumentAccess
 from collab.api.schema import extend_schema
-from collab.api.views import MIN_0, DocumentViewSet, _int_param
+from collab.api.views import MIN_0, _int_param
 from collab.attribution import Span
 from collab.models import Document, DocumentVersion
 from collab.textdiff import unified
@@ -51,19 +52,13 @@ class UnifiedDiffRenderer(BaseRenderer):
         return (data if isinstance(data, str) else json.dumps(data)).encode("utf-8")
 
 
-class DocumentRoute(CollabAPIView):
+class DocumentRoute(DocumentAccess, CollabAPIView):
     """A route under ``/api/documents/{id}/``: the document as the requester may see it."""
 
     queryset = Document.objects.none()  # the schema's path parameter type
     # JSON bodies only (daphne answers a malformed multipart body itself, with an empty 400)
     parser_classes = [JSONParser]
     pagination_class = None  # the versions list is a list (named versions are few, automatic ones capped)
-    document = DocumentViewSet.document
-    require = DocumentViewSet.require
-
-    def http_method_not_allowed(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        self.document()  # a document you cannot read answers 404/401 whatever the method
-        return super().http_method_not_allowed(request, *args, **kwargs)
 
     def editable(self, what: str) -> Document:
         """The document, for an editor or owner (403 for a reader, with ``what`` they cannot do)."""

@@ -18,7 +18,7 @@ from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotAuthenticated, NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -26,8 +26,8 @@ from rest_framework.response import Response
 from collab import access, editing, tickets
 from collab.api import serializers as s
 from collab.api.base import CollabAPI, CollabAPIView
+from collab.api.document_access import DocumentAccess
 from collab.api.schema import extend_schema
-from collab.exceptions import NotFound as CollabNotFound
 from collab.models import Document, Kind, Membership
 from collab.realtime import credentials
 from collab.realtime.presence_store import registry as presence_registry
@@ -54,6 +54,7 @@ def _int_param(request: Request, name: str, default: int, *, low: int, high: int
 
 class DocumentViewSet(
     CollabAPI,
+    DocumentAccess,
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
@@ -71,40 +72,10 @@ class DocumentViewSet(
             qs = qs.filter(title__icontains=search)
         return qs.order_by("-updated_at", "-created_at")
 
-    def http_method_not_allowed(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        if "pk" in self.kwargs:
-            self.document()  # a document you cannot read answers 404/401 whatever the method
-        return super().http_method_not_allowed(request, *args, **kwargs)
-
-    def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        if "pk" in self.kwargs:
-            self.document()
-        return super().options(request, *args, **kwargs)
-
     def get_permissions(self) -> list[Any]:
         if self.action in ("list", "create"):
             return [IsAuthenticated()]
         return []
-
-    # -- the 401/404 rule and role checks ---------------------------------
-    def require_kind(self, document: Document, kind: str, what: str) -> None:
-        if document.kind != kind:
-            raise serializers.ValidationError(
-                {"detail": f"This is a {document.kind} document; {what}/ is for {kind} documents."}
-            )
-
-    def document(self) -> tuple[Document, str]:
-        try:
-            return access.resolve(self.request.user, self.kwargs["pk"])
-        except CollabNotFound:
-            if not self.request.user.is_authenticated:
-                raise NotAuthenticated("Sign in to see this document.") from None
-            raise NotFound("No such document.") from None
-
-    def require(self, role: str, needed: str, what: str) -> None:
-        allowed = {"edit": access.can_edit, "own": access.is_owner}[needed](role)
-        if not allowed:
-            raise PermissionDenied(f"Your role ({role}) does not allow you to {what}.")
 
     def represent(self, document: Document, role: str, status_code: int = 200) -> Response:
         data = s.DocumentSerializer(document, context={"roles": {document.pk: role}}).data
