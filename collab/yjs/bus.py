@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
 
 from collab.realtime.events import Event, PresenceChanged, Resync
 from collab.realtime.hub import hub
@@ -59,8 +60,8 @@ async def join(room: Room) -> None:
     await hub().join(room.document_id, member)
 
 
-def _quietly(coro: object) -> None:
-    task = asyncio.get_running_loop().create_task(coro, context=contextvars.Context())  # type: ignore[arg-type]
+def _quietly(coro: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.get_running_loop().create_task(coro, context=contextvars.Context())
     task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
 
 

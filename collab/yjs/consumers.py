@@ -346,7 +346,7 @@ class HocuspocusConsumer(BinarySocket):
             return
         peer = self.peers.get(name)
         if peer is not None:
-            self.handle(peer, reader)
+            self.handle_attached(peer, reader)
             return
         try:
             kind = reader.varuint()
@@ -416,13 +416,14 @@ class HocuspocusConsumer(BinarySocket):
         for data in held:
             reader = Reader(data)
             reader.varstring()
-            self.handle(peer, reader)
+            self.handle_attached(peer, reader)
 
     def deny(self, name: str, prefix: bytes, reason: str) -> None:
         self.pending.pop(name, None)  # held messages are dropped
         self.send_bytes(prefix + codec.permission_denied(reason))
 
-    def handle(self, peer: Peer, reader: Reader) -> None:
+    def handle_attached(self, peer: Peer, reader: Reader) -> None:
+        """One message (after its document name) for a document attached to this socket."""
         try:
             kind = reader.varuint()
             if kind in (Message.SYNC, Message.SYNC_REPLY):

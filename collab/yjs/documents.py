@@ -24,7 +24,7 @@ from collab.exceptions import CollabError, DocumentTooLarge
 from collab.models import Document, Kind, YjsSnapshot
 from collab.ot import diff
 from collab.yjs import storage
-from collab.yjs.storage import Appended, Incoming, Parts, limits
+from collab.yjs.storage import Appended, Incoming, Parts, YDoc, limits
 
 __all__ = ["InvalidUpdate", "WrongType", "apply_update", "create", "limits", "replace_text", "state", "text"]
 
@@ -39,15 +39,8 @@ class WrongType(CollabError):
 
 def _holds_other_type(parts: Parts) -> bool:
     """True if the root ``content`` holds XML (a rich-text editor's document), not text."""
-    fragment = _doc(parts).get(storage.CONTENT, type=pycrdt.XmlFragment)
+    fragment = storage.doc_of(parts.parts).get(storage.CONTENT, type=pycrdt.XmlFragment)
     return len(fragment.children) > 0
-
-
-def _doc(parts: Parts) -> pycrdt.Doc:
-    doc = pycrdt.Doc()
-    for part in parts.parts:
-        doc.apply_update(part)
-    return doc
 
 
 def _check_size(state: bytes) -> None:
@@ -58,7 +51,7 @@ def _check_size(state: bytes) -> None:
 
 def create(*, owner: Any, title: str, content: str = "", public_role: str = "none") -> Document:
     """A new yjs document at version 0; ``content`` (if any) is the root Y.Text ``content``."""
-    doc = pycrdt.Doc()
+    doc = storage.doc_of()
     if content:
         doc[storage.CONTENT] = pycrdt.Text(content)
     state = bytes(doc.get_update())
@@ -96,7 +89,7 @@ def state(document: Document) -> tuple[int, bytes]:
     return parts.version, storage.merged(parts)
 
 
-def _store(document: Document, doc: pycrdt.Doc, parts: Parts, edit: Any, *, user: Any) -> Appended | None:
+def _store(document: Document, doc: YDoc, parts: Parts, edit: Any, *, user: Any) -> Appended | None:
     """Run ``edit(doc)``; store and publish what it changed (nothing changed: None)."""
     changes: list[bytes] = []
     subscription = doc.observe(lambda event: changes.append(bytes(event.update)))
@@ -127,7 +120,7 @@ def apply_update(document: Document, update: bytes, *, user: Any) -> Appended | 
     except ValueError:
         raise InvalidUpdate("The body is not a Yjs update (v1 encoding).") from None
     parts = storage.load(document.pk)
-    doc = _doc(parts)
+    doc = storage.doc_of(parts.parts)
     return _store(document, doc, parts, lambda d: d.apply_update(update), user=user)
 
 
@@ -139,7 +132,7 @@ def _byte_offset(text: str, index: int) -> int:
 def replace_text(document: Document, new_text: str, *, user: Any) -> Appended | None:
     """Change the root Y.Text ``content`` into ``new_text`` by the smallest edit (never delete-all)."""
     parts = storage.load(document.pk)
-    doc = _doc(parts)
+    doc = storage.doc_of(parts.parts)
     ytext = doc.get(storage.CONTENT, type=pycrdt.Text)
     old = str(ytext)
     if not old and _holds_other_type(parts):
@@ -148,7 +141,7 @@ def replace_text(document: Document, new_text: str, *, user: Any) -> Appended | 
         )
     op = diff(old, new_text)
 
-    def edit(d: pycrdt.Doc) -> None:
+    def edit(d: YDoc) -> None:
         with d.transaction():
             pos, current = 0, old
             for component in op:

@@ -29,16 +29,13 @@ from collab.models import Document, DocumentVersion, YjsSnapshot, YjsUpdate
 from collab.ot import Op
 from collab.textdiff import text_op
 from collab.yjs import documents, storage
-from collab.yjs.storage import Appended, Parts
+from collab.yjs.storage import Appended, Parts, YDoc
 
 RICH_TEXT_ROOT = "default"  # TipTap's Collaboration extension
 
 
-def _doc(parts: Parts | bytes) -> pycrdt.Doc:
-    doc = pycrdt.Doc()
-    for part in parts.parts if isinstance(parts, Parts) else (parts,):
-        doc.apply_update(part)
-    return doc
+def _doc(parts: Parts | bytes) -> YDoc:
+    return storage.doc_of(parts.parts if isinstance(parts, Parts) else (parts,))
 
 
 def _from_log(document_id: Any, version: int) -> Parts | None:

@@ -85,7 +85,7 @@ class Peer(Protocol):
 class Room:
     def __init__(self, document_id: str) -> None:
         self.document_id = document_id
-        self.doc = pycrdt.Doc()
+        self.doc = storage.doc_of()
         self.awareness = AwarenessTable()
         self.version = 0
         self.size = 0  # bytes of the stored parts: an upper bound of the state's size
@@ -167,8 +167,7 @@ class Room:
         """True if ``update`` holds nothing this document lacks (checked on a scratch copy)."""
         if update == storage.EMPTY_UPDATE:
             return True
-        scratch = pycrdt.Doc()
-        scratch.apply_update(self.doc.get_update())
+        scratch = storage.doc_of([self.doc.get_update()])
         changed: list[bytes] = []
         sub = scratch.observe(lambda event: changed.append(event.update))
         try:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import pycrdt
 from django.db import IntegrityError, connection, transaction
@@ -37,6 +37,18 @@ log = logging.getLogger(__name__)
 CONTENT = "content"  # the root Y.Text whose text REST serves as ``content``
 EMPTY_UPDATE = b"\x00\x00"
 LOAD_RETRIES = 5
+
+# pycrdt's Doc is generic in the type of its roots (and Doc.get returns that type, not the one asked
+# for): a document's roots are of several types (Y.Text, Y.XmlFragment), so it is a Doc[Any].
+YDoc: TypeAlias = pycrdt.Doc[Any]
+
+
+def doc_of(updates: Iterable[bytes] = ()) -> YDoc:
+    """A new document with ``updates`` applied in order (none: an empty document)."""
+    doc: YDoc = pycrdt.Doc()
+    for update in updates:
+        doc.apply_update(update)
+    return doc
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,17 +137,12 @@ def load(document_id: Any) -> Parts:
 
 def merged(parts: Parts) -> bytes:
     """The state as one compact update (deleted content garbage-collected)."""
-    doc = pycrdt.Doc()
-    for part in parts.parts:
-        doc.apply_update(part)
-    return bytes(doc.get_update())
+    return bytes(doc_of(parts.parts).get_update())
 
 
 def text_of(parts: Parts | Iterable[bytes]) -> str:
     """The text of the root ``Y.Text`` named ``content`` ("" when there is none or it is another type)."""
-    doc = pycrdt.Doc()
-    for part in parts.parts if isinstance(parts, Parts) else parts:
-        doc.apply_update(part)
+    doc = doc_of(parts.parts if isinstance(parts, Parts) else parts)
     return str(doc.get(CONTENT, type=pycrdt.Text))
 
 
@@ -247,4 +254,4 @@ def is_yjs(document: Document) -> bool:
 
 def check_update(data: bytes) -> None:
     """Raise ValueError unless ``data`` decodes as a Yjs update (v1)."""
-    pycrdt.Doc().apply_update(data)
+    doc_of([data])
