@@ -54,10 +54,11 @@ test: $(VENV)/.dev frontend
 test-fast: $(VENV)/.dev
 	$(BIN)/python -m pytest -m "not live and not browser and not slow" $(PYTEST_ARGS)
 
+## ruff, and mypy over collab/ and project/ (pyproject.toml's [tool.mypy]: strict on the pure modules).
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy collab/ot collab/protocol.py collab/codes.py collab/exceptions.py collab/commit_plan.py collab/client
+	$(BIN)/mypy
 
 format: $(VENV)/.dev
 	$(BIN)/ruff format .

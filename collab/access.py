@@ -214,7 +214,10 @@ def resolve_many(users: list[Any], document_id: Any) -> list[tuple[Document, str
     missing = [pk for pk in signed_in if pk not in members]
     basics = cached.get(doc_key)
     if basics is not None and not missing:
-        readable = [can_read(_role(u, *basics, members.get(getattr(u, "pk", None)))) for u in users]
+        owner_id, public_role = basics
+        readable = [
+            can_read(_role(u, owner_id, public_role, members.get(getattr(u, "pk", None)))) for u in users
+        ]
         if not any(readable):
             return [NotFound("No such document.") for _ in users]
     documents = Document.objects.filter(pk=doc_uuid)

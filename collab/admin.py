@@ -66,8 +66,7 @@ class OperationInline(admin.TabularInline):
     formset = LatestOpsFormSet
     extra = 0
     can_delete = False
-    fields = ["version", "op", "user", "client_id", "seq", "created_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("version", "op", "user", "client_id", "seq", "created_at")
     ordering = ["-version"]
     max_num = 0
     verbose_name_plural = (
@@ -85,8 +84,7 @@ class YjsUpdateInline(admin.TabularInline):
     model = YjsUpdate
     extra = 0
     can_delete = False
-    fields = ["version", "size", "user", "session", "created_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("version", "size", "user", "session", "created_at")
     ordering = ["-version"]
     max_num = 0
     verbose_name_plural = "Update log, since the latest snapshot (newest first)"
@@ -145,6 +143,18 @@ class DocumentForm(forms.ModelForm):
         return cleaned
 
 
+# a document's page: adding one; a text document's; a yjs document's (its text is shown, not edited)
+ADD_FIELDS = ("title", "owner", "public_role", "kind", "content")
+TEXT_FIELDS = (
+    "id", "title", "owner", "public_role", "kind", "content", "base_version", "version",
+    "snapshot_link", "history", "kept_versions", "live_sessions", "created_at", "updated_at",
+)  # fmt: skip
+YJS_FIELDS = (
+    "id", "title", "owner", "public_role", "kind", "yjs_text", "version",
+    "kept_versions", "live_sessions", "created_at", "updated_at",
+)  # fmt: skip
+
+
 @admin.register(Document)
 class DocumentAdmin(admin.ModelAdmin):
     list_display = ["title", "kind", "owner", "version", "public_role", "connected_now", "updated_at"]
@@ -155,22 +165,14 @@ class DocumentAdmin(admin.ModelAdmin):
         "id", "version", "created_at", "updated_at", "snapshot_link", "history", "kept_versions",
         "live_sessions",
     ]  # fmt: skip
-    fields = [
-        "id", "title", "owner", "public_role", "content", "base_version", "version",
-        "snapshot_link", "history", "kept_versions", "live_sessions", "created_at", "updated_at",
-    ]  # fmt: skip
+    fields = TEXT_FIELDS
     form = DocumentForm
     inlines = [MembershipInline, OperationInline]
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         if obj is None:
-            return ["title", "owner", "public_role", "kind", "content"]
-        if obj.kind == Kind.YJS:
-            return [
-                "id", "title", "owner", "public_role", "kind", "yjs_text", "version",
-                "kept_versions", "live_sessions", "created_at", "updated_at",
-            ]  # fmt: skip
-        return [*self.fields[:4], "kind", *self.fields[4:]]
+            return ADD_FIELDS
+        return YJS_FIELDS if obj.kind == Kind.YJS else TEXT_FIELDS
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is None:

@@ -77,7 +77,7 @@ def text_at(document: Document, version: int | None = None) -> str:
 
 def ops_between(document_id: Any, after: int, upto: int) -> list[tuple[int, Op, int | None]] | None:
     """The logged ``(version, op, user_id)`` in ``(after, upto]``, or None if the log no longer has them all."""
-    rows = list(
+    rows: list[tuple[int, Op, int | None]] = list(
         Operation.objects.filter(document_id=document_id, version__gt=after, version__lte=upto)
         .order_by("version")
         .values_list("version", "op", "user_id")

@@ -62,10 +62,11 @@ def _redact_sql(record: logging.LogRecord) -> None:
     sql = str(getattr(record, "sql", ""))
     if any(table in sql for table in _CREDENTIAL_TABLES):
         table = next(t for t in _CREDENTIAL_TABLES if t in sql)
-        record.sql = f"[a statement on {table}, redacted]"
+        redacted = f"[a statement on {table}, redacted]"
+        record.sql = redacted
         record.params = ()
         record.msg = "(%.3f) %s; alias=%s"
-        record.args = (float(getattr(record, "duration", 0.0)), record.sql, getattr(record, "alias", ""))
+        record.args = (float(getattr(record, "duration", 0.0)), redacted, getattr(record, "alias", ""))
 
 
 class RedactSecrets(logging.Filter):

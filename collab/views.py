@@ -21,6 +21,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.contrib.staticfiles.views import serve as staticfiles_serve
 from django.core.exceptions import SuspiciousFileOperation
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 
@@ -103,7 +104,7 @@ def yjs_editor(request: HttpRequest, document: Document, role: str) -> HttpRespo
     return render(request, "collab/yjs_editor.html", context)
 
 
-def static_asset(request: HttpRequest, path: str) -> HttpResponse:
+def static_asset(request: HttpRequest, path: str) -> HttpResponseBase:
     """Any app's static file (the client's modules, the admin's and Swagger UI's assets).
 
     So the pages, the admin and ``/api/docs/`` work under daphne and uvicorn

@@ -90,7 +90,7 @@ TEMPLATES = [
 ]
 
 # --- database -------------------------------------------------------------
-DATABASES: dict[str, dict[str, Any]] = {
+DATABASES: dict[str, dj_database_url.DBConfig] = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         # persistent connections: reopening one (and re-running the SQLite PRAGMAs)

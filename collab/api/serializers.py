@@ -49,7 +49,12 @@ class ErrorSerializer(serializers.Serializer[Any]):
 
     detail = serializers.CharField()
     code = serializers.CharField()
-    errors = serializers.JSONField(required=False, help_text="per field, for invalid input")
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # "errors" added here: a class attribute of that name would stand for Serializer.errors
+        # (the validation errors) to a type checker, though DRF's metaclass takes declared fields off the class
+        errors = serializers.JSONField(required=False, help_text="per field, for invalid input")
+        return {**super().get_fields(), "errors": errors}
 
 
 class WsTicketSerializer(serializers.Serializer[Any]):

@@ -276,6 +276,11 @@ class RedisPresence(PresenceRegistry):
     def _keys(self, document_id: str) -> tuple[str, str]:
         return f"{self.prefix}:{document_id}:entries", f"{self.prefix}:{document_id}:leases"
 
+    def _sessions(self, leases: str, low: str | float, high: str | float) -> list[str]:
+        """The sessions whose lease expires in ``[low, high]`` (ZRANGEBYSCORE, without scores)."""
+        # redis-py types the reply for withscores too; without scores it is the members, decoded
+        return [str(member) for member in self.redis.zrangebyscore(leases, low, high)]
+
     def _join(self, document_id: str, entry: Entry) -> str:
         user = entry["user"]
         raw = json.dumps({**entry, "user": {**user, "color": "\x00"}})
@@ -305,7 +310,7 @@ class RedisPresence(PresenceRegistry):
 
     def entries(self, document_id: str) -> list[Entry]:
         entries, leases = self._keys(document_id)
-        sessions = self.redis.zrangebyscore(leases, f"({self.clock()}", "+inf")
+        sessions = self._sessions(leases, f"({self.clock()}", "+inf")
         if not sessions:
             return []
         raws = self.redis.hmget(entries, sessions)
@@ -329,7 +334,7 @@ class RedisPresence(PresenceRegistry):
     def sweep(self, document_id: str) -> list[str]:
         entries, leases = self._keys(document_id)
         gone = []
-        for session in self.redis.zrangebyscore(leases, "-inf", self.clock()):
+        for session in self._sessions(leases, "-inf", self.clock()):
             if self.redis.zrem(leases, session):  # the one sweeper that removes it announces it
                 self.redis.hdel(entries, session)
                 gone.append(session)

@@ -33,7 +33,7 @@ from collab.realtime.events import (
 from collab.realtime.frames import cursor_frame, hello_frame, role_frame
 from collab.realtime.hub import hub
 from collab.realtime.presence import PresenceFeed, call, join_presence, leave_presence, update_presence
-from collab.realtime.presence_store import registry
+from collab.realtime.presence_store import Entry, registry
 from collab.text.cursors import CursorCoalescer, entries_at, has_stale_cursors
 from collab.text.delivery import OpStream, sync_limits
 from collab.text.events import CursorMoved, OpsCommitted
@@ -91,7 +91,7 @@ class DocumentConsumer(BaseConsumer):
 
     async def _say_hello(self, document: Any, version: int, content: str) -> None:
         self.user_info = user_info(self.user, self.session)
-        entry = {
+        entry: Entry = {
             "session": self.session, "user": self.user_info, "role": self.role,
             "status": "active", "meta": {}, "cursor": None,
             "joined_at": timezone.now().isoformat(),
