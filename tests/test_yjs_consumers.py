@@ -173,6 +173,31 @@ async def test_presence_lists_yjs_connections(alice: User, bob: User) -> None:
     await b.close()
 
 
+async def test_presence_entries_list_the_awareness_clients_of_their_connection(alice: User, bob: User) -> None:
+    """So a page finds its own entry (its colour, its role) by its awareness clientID."""
+    doc_id = await make_doc(alice, public_role="editor")
+    a = await ywebsocket(doc_id, alice)
+    mux = await hocus()
+    h = await hocus_synced(mux, doc_id, bob)
+
+    def listed() -> dict[str, list[int]]:
+        return {e["user"]["name"]: e["meta"]["awareness"] for e in presence_registry().entries(doc_id)}
+
+    assert listed() == {"Alice Liddell": [], "bob": []}
+    await a.set_awareness({"user": {"name": "alice"}})
+    await h.set_awareness({"user": {"name": "bob"}})
+    await a.until(lambda: listed() == {"Alice Liddell": [a.doc.client_id], "bob": [h.doc.client_id]})
+    entries = {e["user"]["name"]: e for e in presence_registry().entries(doc_id)}
+    assert entries["Alice Liddell"]["meta"]["protocol"] == "y-websocket"
+    assert entries["bob"]["meta"]["protocol"] == "hocuspocus"
+    assert entries["Alice Liddell"]["user"]["color"] != entries["bob"]["user"]["color"]
+    await a.set_awareness({"user": {"name": "alice"}, "cursor": 1})  # the same client: no new write
+    await a.pump(0.1)
+    assert listed()["Alice Liddell"] == [a.doc.client_id]
+    await a.close()
+    await mux.link.close()
+
+
 async def test_frame_too_large_closes_4413_and_stores_nothing(alice: User, settings: Any) -> None:
     settings.COLLAB = {**settings.COLLAB, "MAX_MESSAGE_BYTES": 1000}
     doc_id = await make_doc(alice)

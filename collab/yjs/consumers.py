@@ -6,6 +6,10 @@ socket is one peer; a Hocuspocus socket holds one peer per document name
 (``id``, or ``id`` NUL session key with the provider's ``sessionAwareness``),
 each with its own role, presence entry and awareness clients.
 
+A peer's presence entry lists, in ``meta.awareness``, the awareness client ids it introduced
+(at most ``MAX_LISTED_CLIENTS``): a page finds its own entry, and so the colour the server gave
+it and its current role, by its ``awareness.clientID``.
+
 Message handling is synchronous once a peer is attached (the room applies an
 update at once and stores it in the background), so the order in which a
 client sends is the order in which its messages are applied.
@@ -60,6 +64,7 @@ MAX_HELD = 1000  # messages held per document until its auth is answered
 # 2.x providers send no auth message when they have no token; their messages are held this
 # long (seconds) for an auth message, then the document is opened with the socket's own user
 IMPLICIT_AUTH_AFTER = 1.0
+MAX_LISTED_CLIENTS = 8  # awareness client ids listed in a presence entry's meta
 
 
 class BinarySocket(BaseConsumer):
@@ -125,6 +130,8 @@ class Peer:
         self.room: Room | None = None
         self.joined = False
         self.awareness_feed = AwarenessFeed(socket.outbox, ("awareness", name), self.prefix)
+        self.awareness_clients: list[int] = []  # as listed in the presence entry's meta
+        self._listing = asyncio.Lock()  # one presence write of them at a time, the latest last
 
     # -- what the room calls ----------------------------------------------------
     def send_body(self, body: bytes) -> None:
@@ -167,7 +174,7 @@ class Peer:
         """Presence, access events and the live room; raises (having undone everything) on failure."""
         entry = {
             "session": self.session, "user": user_info(self.user, self.session), "role": self.role,
-            "status": "active", "meta": {"protocol": self.protocol}, "cursor": None,
+            "status": "active", "meta": {"protocol": self.protocol, "awareness": []}, "cursor": None,
             "joined_at": timezone.now().isoformat(),
         }  # fmt: skip
         self.joined = True
@@ -217,6 +224,15 @@ class Peer:
     def handle_awareness(self, update: bytes) -> None:
         assert self.room is not None
         self.room.awareness_from(self.session, update)
+        clients = sorted(self.room.awareness.owners.get(self.session, ()))[:MAX_LISTED_CLIENTS]
+        if clients != self.awareness_clients:
+            self.awareness_clients = clients
+            runtime.spawn(self._list_awareness_clients(), "listing awareness clients in presence")
+
+    async def _list_awareness_clients(self) -> None:
+        async with self._listing:  # the list as it is when this write runs: the last write is the latest
+            meta = {"protocol": self.protocol, "awareness": self.awareness_clients}
+            await update_presence(self.document_id, self.session, {"meta": meta})
 
     def send_awareness_everything(self) -> None:
         assert self.room is not None
