@@ -8,6 +8,8 @@ skips with the reason, or fails under ``CI=true``.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,9 +42,11 @@ __all__ = [
     "CHROMIUM",
     "WAIT",
     "expect",
+    "expect_only_yourself_offline",
     "no_page_errors",
     "open_editor",
     "screenshot",
+    "server_down",
     "sign_in",
     "wait_synced",
     "watch",
@@ -91,6 +95,28 @@ def create_from_list(page: Page, live: LiveServer, title: str, public_role: str,
     page.click("#new-document button")
     page.wait_for_url(re.compile(r"/documents/[0-9a-f-]{36}/$"))
     return page.url.rstrip("/").rsplit("/", 1)[1]
+
+
+def expect_only_yourself_offline(page: Page, name: str) -> None:
+    """While disconnected, "Here now" lists only yourself, marked offline (issue 15)."""
+    people = page.locator("#presence > li")
+    expect(people).to_have_count(1)
+    expect(page.locator("#presence-count")).to_have_text("1")
+    expect(people.first).to_have_attribute("data-self", "true")
+    expect(people.first).to_have_attribute("data-status", "offline")
+    expect(people.first.locator(".name")).to_have_text(name)
+    expect(people.first.locator(".you")).to_have_text("you")
+    expect(people.first.locator(".pill")).to_have_text("offline")
+
+
+@contextmanager
+def server_down(live: LiveServer) -> Iterator[None]:
+    """The server killed (SIGKILL) for the block, started again after it."""
+    live.kill()
+    try:
+        yield
+    finally:
+        live.start()
 
 
 def no_page_errors(*pages: Page) -> None:

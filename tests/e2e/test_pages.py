@@ -173,13 +173,20 @@ def test_the_editor_says_who_can_open_it_and_owners_get_the_share_panel(alice: U
     assert config_of(Client().get(f"/documents/{public.pk}/").content.decode())["publicRole"] == "editor"
 
 
-def test_the_rich_text_page_has_the_same_access_sidebar(alice: User, bob: User) -> None:
+def test_the_rich_text_page_has_the_same_access_sidebar(
+    alice: User, bob: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rich = yjs_documents.create(owner=alice, title="Rich", public_role="none")
     Membership.objects.create(document=rich, user=bob, role="viewer")
+    section = 'id="sharing" class="sharing" aria-labelledby="sharing-title"'
     for user in (alice, bob):
+        monkeypatch.setattr(views, "YJS_BUNDLE", views.STATIC_DIR / "app.css")  # as if built
         html = signed_in(user).get(f"/documents/{rich.pk}/").content.decode()
         config = config_of(html)
         assert (config["apiUrl"], config["publicRole"]) == (f"/api/documents/{rich.pk}/", "none")
         assert "Share the link" not in html
-        assert 'id="sharing" class="sharing" aria-labelledby="sharing-title" data-mount' in html
-        assert "collab/share.js" in html  # mounts itself there
+        # the bundle drives it (it follows role changes); share.js is in the bundle, not loaded twice
+        assert f"{section}>" in html and "collab/share.js" not in html
+        monkeypatch.setattr(views, "YJS_BUNDLE", views.STATIC_DIR / "build" / "missing.js")
+        html = signed_in(user).get(f"/documents/{rich.pk}/").content.decode()
+        assert f"{section} data-mount" in html and "collab/share.js" in html  # no bundle: it mounts itself
