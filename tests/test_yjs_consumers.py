@@ -173,7 +173,9 @@ async def test_presence_lists_yjs_connections(alice: User, bob: User) -> None:
     await b.close()
 
 
-async def test_presence_entries_list_the_awareness_clients_of_their_connection(alice: User, bob: User) -> None:
+async def test_presence_entries_list_the_awareness_clients_of_their_connection(
+    alice: User, bob: User
+) -> None:
     """So a page finds its own entry (its colour, its role) by its awareness clientID."""
     doc_id = await make_doc(alice, public_role="editor")
     a = await ywebsocket(doc_id, alice)

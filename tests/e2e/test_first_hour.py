@@ -17,7 +17,16 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.e2e.pages import expect, no_page_errors, open_editor, screenshot, sign_in, watch
+from tests.e2e.pages import (
+    expect,
+    expect_only_yourself_offline,
+    no_page_errors,
+    open_editor,
+    screenshot,
+    server_down,
+    sign_in,
+    watch,
+)
 from tests.support.live import ROOT, LiveServer
 
 if TYPE_CHECKING:
@@ -313,22 +322,61 @@ def test_while_disconnected_here_now_keeps_yourself_marked_offline(
     open_editor(sign_in(contexts(), live, "bob"), live, doc["id"])
     people = alice.locator("#presence > li")
     expect(people).to_have_count(2)
-    live.kill()
-    try:
+    with server_down(live):
         expect(alice.locator("#status")).to_have_attribute(
             "data-state", re.compile("reconnecting|connecting")
         )
-        expect(people).to_have_count(1)
-        expect(alice.locator("#presence-count")).to_have_text("1")
-        expect(people.first).to_have_attribute("data-self", "true")
-        expect(people.first).to_have_attribute("data-status", "offline")
-        expect(people.first.locator(".name")).to_have_text("alice")
-        expect(people.first.locator(".you")).to_have_text("you")
-        expect(people.first.locator(".pill")).to_have_text("offline")
+        expect_only_yourself_offline(alice, "alice")
         screenshot(alice, "here-now-offline.png")
-    finally:
-        live.start()
     expect(alice.locator("#status")).to_have_attribute("data-state", "connected", timeout=30_000)
     expect(people).to_have_count(2)
     expect(alice.locator("#presence > li[data-self='true']")).to_have_attribute("data-status", "active")
+    no_page_errors(alice)
+
+
+def test_the_document_list_shows_who_is_there_on_load_and_says_when_it_is_reconnecting(
+    live: LiveServer, contexts: Callable[..., BrowserContext]
+) -> None:
+    token = live.tokens["alice"]  # type: ignore[attr-defined]
+    busy = live.create_document(token, "Busy", "people here", public_role="editor")
+    quiet = live.create_document(token, "Quiet", "one here", public_role="editor")
+    bob = sign_in(contexts(), live, "bob")
+    open_editor(bob, live, busy["id"])
+    open_editor(bob.context.new_page(), live, busy["id"])  # a second tab: one face
+    open_editor(sign_in(contexts(), live, "carol"), live, busy["id"])
+    open_editor(sign_in(contexts(), live, "carol"), live, quiet["id"])
+
+    def rest_faces(doc_id: str) -> dict[str, str]:
+        status, entries = live.request("GET", f"/api/documents/{doc_id}/presence/", token=token)
+        assert status == 200, entries
+        return {e["user"]["name"]: e["user"]["color"] for e in entries}
+
+    alice = sign_in(contexts(), live, "alice")  # the list, right as it loads
+    for doc_id, names in ((busy["id"], {"bob", "carol"}), (quiet["id"], {"carol"})):
+        faces = alice.locator(f"[data-presence='{doc_id}'] > li")
+        expect(faces).to_have_count(len(names))
+        expected = rest_faces(doc_id)
+        assert set(expected) == names, expected
+        for name, color in expected.items():
+            r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+            expect(faces.and_(alice.locator(f"[data-name='{name}']"))).to_have_css(
+                "background-color", f"rgb({r}, {g}, {b})"
+            )
+    bob_face = alice.locator(f"[data-presence='{busy['id']}'] > li[data-name='bob']")
+    expect(bob_face).to_have_attribute("data-session", re.compile(r"^\S+ \S+$"))  # two tabs, one face
+    hint = alice.locator("#presence-state")
+    expect(hint).to_be_hidden()
+    screenshot(alice, "list-faces-on-load.png")
+
+    with server_down(live):
+        expect(hint).to_be_visible()
+        expect(hint).to_have_text("Reconnecting… who is in each document shows again once connected.")
+        expect(alice.locator("[data-presence] > li")).to_have_count(0)  # not the stale faces
+        expect(alice.locator(f"[data-presence='{busy['id']}']")).to_have_attribute(
+            "aria-label", "Not known while reconnecting"
+        )
+        screenshot(alice, "list-reconnecting.png")
+    expect(hint).to_be_hidden(timeout=30_000)
+    expect(alice.locator(f"[data-presence='{busy['id']}'] > li")).to_have_count(2, timeout=30_000)
+    expect(alice.locator(f"[data-presence='{quiet['id']}'] > li")).to_have_count(1, timeout=30_000)
     no_page_errors(alice)

@@ -1,7 +1,10 @@
 // @ts-check
 /**
- * The document list page: who is in each document, live (the presence room),
- * and a form that creates a document through the REST API and opens it.
+ * The document list page: who is in each document, live (the presence room:
+ * on subscribing it sends each document's entries as REST presence lists them,
+ * then every change), and a form that creates a document through the REST API
+ * and opens it. While the room is not connected the faces are not shown (they
+ * would be stale) and a hint says it is reconnecting.
  * @module
  */
 
@@ -38,13 +41,40 @@ function drawFaces(list, entries) {
   list.setAttribute("aria-label", entries.length ? `Here now: ${[...people.values()].map((s) => s[0].user.name).join(", ")}` : "Nobody here");
 }
 
+/** What the hint under the list says while the presence room is not connected. */
+const NOT_CONNECTED = /** @type {Record<string, string>} */ ({
+  reconnecting: "Reconnecting… who is in each document shows again once connected.",
+  closed: "Offline: reload the page to see who is in each document.",
+});
+
+/**
+ * @param {string} state the presence room's state
+ */
+function showPresenceState(state) {
+  const hint = document.getElementById("presence-state");
+  if (!hint) return;
+  const text = NOT_CONNECTED[state] || "";
+  hint.textContent = text;
+  hint.dataset.state = state;
+  hint.hidden = !text;
+  for (const list of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("[data-presence]"))) {
+    list.dataset.known = String(!text);
+    if (text) {
+      list.replaceChildren(); // the last list seen is stale: show none rather than a wrong one
+      list.setAttribute("aria-label", "Not known while reconnecting");
+    }
+  }
+}
+
 function main() {
   const config = JSON.parse((document.getElementById("collab-config") || {}).textContent || "{}");
   const room = new PresenceRoom();
   room.on("presence", ({ document: id, entries }) => {
     const list = /** @type {HTMLElement | null} */ (document.querySelector(`[data-presence="${CSS.escape(id)}"]`));
-    if (list) drawFaces(list, entries);
+    if (list && room.state === "connected") drawFaces(list, entries);
   });
+  // the first attempt says nothing; "connecting" again after a loss is still reconnecting
+  room.on("state", ({ state }) => showPresenceState(state === "connecting" && room.attempt > 0 ? "reconnecting" : state));
   if (config.documents && config.documents.length) room.subscribe(config.documents);
 
   const form = /** @type {HTMLFormElement} */ (document.getElementById("new-document"));
