@@ -3,6 +3,7 @@ websockets ``python -m collab.client`` says how to run it (the live half is in t
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -82,3 +83,14 @@ def test_the_lazy_names_are_the_real_ones() -> None:
     )  # fmt: skip
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         package.Nope  # noqa: B018
+
+
+def test_the_docs_run_the_command_line_with_the_virtualenv_and_say_how_otherwise() -> None:
+    """A bare ``python -m collab.client`` failed with the system Python (issue 15)."""
+    for doc in (ROOT / "docs" / "client.md", ROOT / "README.md"):
+        text = doc.read_text()
+        commands = re.findall(r"([^\s`]*python\S*) -m collab\.client", text)
+        assert commands, f"{doc.name} shows no command line"
+        assert set(commands) == {".venv/bin/python"}, f"{doc.name}: {commands}"
+    text = (ROOT / "docs" / "client.md").read_text()
+    assert "pip install 'websockets" in text and "says exactly this instead of a traceback" in text
