@@ -295,7 +295,20 @@ def test_carets_take_the_unique_colour_the_server_gave_each_connection(
             expect(avatar).to_have_css("background-color", rgb(colours[name]))
     assert rest_colours() == colours  # unchanged by the pages taking them
     screenshot(one, "yjs-unique-caret-colours.png")
-    no_page_errors(one, two)
+
+    # an anonymous visitor: named and coloured as REST presence lists its connection
+    guest = open_yjs(watch(contexts().new_page()), live, doc["id"])
+    expect(one.locator("#presence > li")).to_have_count(3)
+    guests = {name: color for name, color in rest_colours().items() if name.startswith("Guest ")}
+    assert len(guests) == 1, guests
+    ((guest_name, guest_color),) = guests.items()
+    assert guest_color not in colours.values()
+    guest.wait_for_function("(c) => window.collab.color === c", arg=guest_color)
+    expect(guest.locator("#presence > li[data-self='true'] .name")).to_have_text(guest_name)
+    expect(one.locator("#presence > li", has_text=guest_name).locator(".avatar")).to_have_css(
+        "background-color", rgb(guest_color)
+    )
+    no_page_errors(one, two, guest)
 
 
 @pytest.mark.parametrize("provider", ["y-websocket", "hocuspocus"])
