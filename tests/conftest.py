@@ -100,6 +100,6 @@ def postgres_url() -> str:
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A daphne process for the module, with users alice, bob, carol, dave (``live.tokens``)."""
     server = LiveServer(tmp_path_factory.mktemp("live")).start()
-    server.tokens = server.create_users("alice", "bob", "carol", "dave")  # type: ignore[attr-defined]
+    server.create_users("alice", "bob", "carol", "dave")
     yield server
     server.stop()

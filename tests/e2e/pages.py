@@ -1,4 +1,12 @@
-"""What the browser tests share: Debian's chromium through Playwright, and helpers on its pages.
+"""What the browser tests share: Debian's chromium through Playwright, and the steps on its pages.
+
+Signing in (the site's login or the admin's), opening a document's page once it is synced (the
+text editor or the rich-text one, over either provider), both at once (``editor_as``; for
+several people, each in a context of their own: ``editors``), screenshots to ``artifacts/``::
+
+    alice, bob = editors(contexts, live, doc["id"], "alice", "bob")
+    bob = editor_as(contexts(), live, "bob", rich["id"], provider="hocuspocus")
+    guest = editor_as(contexts(), live, None, doc["id"])  # someone anonymous
 
 Chromium: ``/usr/bin/chromium`` (``scripts/ensure-browser.sh`` installs it; ``make test`` runs
 that). Missing, or without the playwright package, the ``browser`` fixture (``conftest.py``)
@@ -21,6 +29,8 @@ except ImportError:  # pragma: no cover - playwright is in requirements-dev.txt
     expect = sync_playwright = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from playwright.sync_api import BrowserContext, Page
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -41,14 +51,20 @@ __all__ = [
     "ARTIFACTS",
     "CHROMIUM",
     "WAIT",
+    "admin_sign_in",
+    "create_from_list",
+    "editor_as",
+    "editors",
     "expect",
     "expect_only_yourself_offline",
     "no_page_errors",
     "open_editor",
+    "open_yjs",
     "screenshot",
     "server_down",
     "sign_in",
     "wait_synced",
+    "wait_yjs_synced",
     "watch",
 ]
 
@@ -61,20 +77,57 @@ def watch(page: Page) -> Page:
     return page
 
 
+def _log_in(page: Page, url: str, username: str, password: str, submit: str) -> None:
+    page.goto(url)
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click(submit)
+
+
 def sign_in(context: BrowserContext, live: LiveServer, name: str) -> Page:
+    """A new page in ``context``, signed in as ``name`` (password ``<name>-pw``), on the document list."""
     page = watch(context.new_page())
-    page.goto(f"{live.http_url}/accounts/login/?next=/")
-    page.fill("#id_username", name)
-    page.fill("#id_password", f"{name}-pw")
-    page.click("#sign-in")
+    _log_in(page, f"{live.http_url}/accounts/login/?next=/", name, f"{name}-pw", "#sign-in")
     page.wait_for_url(f"{live.http_url}/")
     return page
 
 
+def admin_sign_in(page: Page, live: LiveServer, username: str, password: str) -> Page:
+    """``page`` signed in to the admin, on its index."""
+    _log_in(page, f"{live.http_url}/admin/login/?next=/admin/", username, password, "input[type=submit]")
+    page.wait_for_url(f"{live.http_url}/admin/")
+    return page
+
+
 def open_editor(page: Page, live: LiveServer, doc_id: str) -> Page:
+    """``page`` on a text document's editor, synced."""
     page.goto(f"{live.http_url}/documents/{doc_id}/")
     wait_synced(page)
     return page
+
+
+def open_yjs(page: Page, live: LiveServer, doc_id: str, provider: str = "y-websocket") -> Page:
+    """``page`` on a yjs document's rich-text page over ``provider`` (y-websocket or hocuspocus), synced."""
+    query = "?provider=hocuspocus" if provider == "hocuspocus" else ""
+    page.goto(f"{live.http_url}/documents/{doc_id}/{query}")
+    wait_yjs_synced(page)
+    return page
+
+
+def editor_as(
+    context: BrowserContext, live: LiveServer, name: str | None, doc_id: str, *, provider: str | None = None
+) -> Page:
+    """``name`` (None: someone anonymous) in ``context`` on a document's page, synced: the text editor,
+    or with ``provider`` the rich-text page."""
+    page = sign_in(context, live, name) if name else watch(context.new_page())
+    return open_editor(page, live, doc_id) if provider is None else open_yjs(page, live, doc_id, provider)
+
+
+def editors(
+    contexts: Callable[..., BrowserContext], live: LiveServer, doc_id: str, *names: str | None
+) -> list[Page]:
+    """``editor_as`` for each of ``names``, each in a new context from ``contexts``: the text editor."""
+    return [editor_as(contexts(), live, name, doc_id) for name in names]
 
 
 def wait_synced(page: Page) -> None:
@@ -83,6 +136,13 @@ def wait_synced(page: Page) -> None:
         "() => window.collab && window.collab.state === 'connected' && !window.collab.pending"
         " && document.querySelector('#text').value === window.collab.text",
         timeout=WAIT,
+    )
+
+
+def wait_yjs_synced(page: Page) -> None:
+    """The rich-text page connected and synced with the server."""
+    page.wait_for_function(
+        "() => window.collab && window.collab.synced && window.collab.state === 'connected'"
     )
 
 

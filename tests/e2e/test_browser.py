@@ -22,9 +22,10 @@ import pytest
 from tests.e2e.pages import (
     WAIT,
     create_from_list,
+    editor_as,
+    editors,
     expect,
     no_page_errors,
-    open_editor,
     screenshot,
     sign_in,
     wait_synced,
@@ -82,10 +83,9 @@ def is_subsequence(part: str, whole: str) -> bool:
 def test_two_users_type_concurrently_with_emoji_and_match_the_server(
     live: LiveServer, contexts: Callable[..., BrowserContext]
 ) -> None:
-    token = live.tokens["alice"]  # type: ignore[attr-defined]
+    token = live.tokens["alice"]
     doc = live.create_document(token, "Concurrent", "start\nend", public_role="editor")
-    alice = open_editor(sign_in(contexts(), live, "alice"), live, doc["id"])
-    bob = open_editor(sign_in(contexts(), live, "bob"), live, doc["id"])
+    alice, bob = editors(contexts, live, doc["id"], "alice", "bob")
     assert text_of(alice) == text_of(bob) == "start\nend"
 
     # Different places: alice at the very start, bob at the very end, keystrokes interleaved
@@ -119,11 +119,10 @@ def test_two_users_type_concurrently_with_emoji_and_match_the_server(
 def test_presence_and_remote_carets_with_screenshots(
     live: LiveServer, contexts: Callable[..., BrowserContext]
 ) -> None:
-    token = live.tokens["alice"]  # type: ignore[attr-defined]
+    token = live.tokens["alice"]
     content = "Plan 😀 ok\nSecond line of the plan.\nThird line, and the end.\n"
     doc = live.create_document(token, "Carets and people", content, public_role="editor")
-    alice = open_editor(sign_in(contexts(), live, "alice"), live, doc["id"])
-    bob = open_editor(sign_in(contexts(), live, "bob"), live, doc["id"])
+    alice, bob = editors(contexts, live, doc["id"], "alice", "bob")
     a_session = alice.evaluate("window.collab.sessionId")
     b_session = bob.evaluate("window.collab.sessionId")
 
@@ -179,10 +178,9 @@ def test_presence_and_remote_carets_with_screenshots(
 
 
 def test_viewer_cannot_change_the_text(live: LiveServer, contexts: Callable[..., BrowserContext]) -> None:
-    token = live.tokens["alice"]  # type: ignore[attr-defined]
+    token = live.tokens["alice"]
     doc = live.create_document(token, "Look, don't touch", "fixed text", public_role="viewer")
-    alice = open_editor(sign_in(contexts(), live, "alice"), live, doc["id"])
-    carol = open_editor(sign_in(contexts(), live, "carol"), live, doc["id"])
+    alice, carol = editors(contexts, live, doc["id"], "alice", "carol")
 
     expect(carol.locator("#role")).to_have_text("viewer")
     expect(carol.locator("#readonly")).to_be_visible()
@@ -215,10 +213,9 @@ def test_viewer_cannot_change_the_text(live: LiveServer, contexts: Callable[...,
 def test_server_restart_mid_session_keeps_every_edit(
     live: LiveServer, contexts: Callable[..., BrowserContext]
 ) -> None:
-    token = live.tokens["alice"]  # type: ignore[attr-defined]
+    token = live.tokens["alice"]
     doc = live.create_document(token, "Restart", "", public_role="editor")
-    alice = open_editor(sign_in(contexts(), live, "alice"), live, doc["id"])
-    bob = open_editor(sign_in(contexts(), live, "bob"), live, doc["id"])
+    alice, bob = editors(contexts, live, doc["id"], "alice", "bob")
     alice.focus("#text")
     alice.keyboard.type("one ")
     bob.focus("#text")
@@ -255,10 +252,9 @@ def test_server_restart_mid_session_keeps_every_edit(
 def test_undo_in_one_tab_undoes_only_that_tabs_edit(
     live: LiveServer, contexts: Callable[..., BrowserContext]
 ) -> None:
-    token = live.tokens["alice"]  # type: ignore[attr-defined]
+    token = live.tokens["alice"]
     doc = live.create_document(token, "Undo", "middle", public_role="editor")
-    alice = open_editor(sign_in(contexts(), live, "alice"), live, doc["id"])
-    bob = open_editor(sign_in(contexts(), live, "bob"), live, doc["id"])
+    alice, bob = editors(contexts, live, doc["id"], "alice", "bob")
 
     caret_to(alice, 0)
     alice.keyboard.type("Hello 😀 ")
@@ -298,8 +294,7 @@ def test_document_list_creates_documents_and_shows_who_is_in_them(
     expect(faces).to_have_count(1)
     expect(faces.first).to_have_attribute("data-name", "dave")
     # someone anonymous opens the shared link: a second face appears, and goes away
-    guest = watch(contexts().new_page())
-    open_editor(guest, live, doc_id)
+    guest = editor_as(contexts(), live, None, doc_id)
     expect(faces).to_have_count(2)
     guest.close()
     expect(faces).to_have_count(1)
@@ -309,10 +304,10 @@ def test_document_list_creates_documents_and_shows_who_is_in_them(
 def test_deleted_document_and_signed_out_visitors_get_clear_messages(
     live: LiveServer, contexts: Callable[..., BrowserContext]
 ) -> None:
-    token = live.tokens["alice"]  # type: ignore[attr-defined]
+    token = live.tokens["alice"]
     doc = live.create_document(token, "Short-lived", "bye", public_role="editor")
     private = live.create_document(token, "Private", "secret")
-    bob = open_editor(sign_in(contexts(), live, "bob"), live, doc["id"])
+    bob = editor_as(contexts(), live, "bob", doc["id"])
 
     status, _ = live.request("DELETE", f"/api/documents/{doc['id']}/", token=token)
     assert status == 204
@@ -358,7 +353,7 @@ def test_make_run_demo_document_co_edits_in_two_anonymous_windows(
 def test_the_minimal_example_in_docs_embedding_works(
     live: LiveServer, contexts: Callable[..., BrowserContext]
 ) -> None:
-    token = live.tokens["alice"]  # type: ignore[attr-defined]
+    token = live.tokens["alice"]
     doc = live.create_document(token, "Embedded", "embed me", public_role="editor")
     docs = (ROOT / "docs" / "embedding.md").read_text("utf-8")
     html = re.search(r"```html\n(.*?)```", docs, re.DOTALL)
@@ -371,7 +366,7 @@ def test_the_minimal_example_in_docs_embedding_works(
     page.focus("#text")
     page.keyboard.press("Control+End")
     page.keyboard.type(", please 🙏")
-    editor = open_editor(watch(contexts().new_page()), live, doc["id"])
+    editor = editor_as(contexts(), live, None, doc["id"])
     expect(editor.locator("#text")).to_have_value("embed me, please 🙏")
     editor.keyboard.press("Control+Home")
     editor.keyboard.type("Please ")

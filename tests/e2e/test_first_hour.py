@@ -18,6 +18,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.e2e.pages import (
+    admin_sign_in,
+    editor_as,
+    editors,
     expect,
     expect_only_yourself_offline,
     no_page_errors,
@@ -41,7 +44,7 @@ STRICT_CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """daphne with DEBUG off, users alice, bob, carol (``live.tokens``) and the demo seeded as ``make run`` does."""
     server = LiveServer(tmp_path_factory.mktemp("firsthour")).start()
-    server.tokens = server.create_users("alice", "bob", "carol")  # type: ignore[attr-defined]
+    server.create_users("alice", "bob", "carol")
     seeded = subprocess.run(
         [sys.executable, "manage.py", "seed_demo", "--base-url", server.http_url],
         cwd=ROOT, env={**server.env, "DJANGO_DEBUG": "1"}, capture_output=True, text=True, timeout=120, check=True,
@@ -74,14 +77,6 @@ def offline(page: Page, live: LiveServer, csp: str | None = None) -> list[str]:
     return refused
 
 
-def admin_sign_in(page: Page, live: LiveServer, username: str, password: str) -> None:
-    page.goto(f"{live.http_url}/admin/login/?next=/admin/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{live.http_url}/admin/")
-
-
 # -- the demo account and the admin --------------------------------------------------------------
 
 
@@ -109,13 +104,12 @@ def test_the_demo_account_printed_by_make_run_opens_the_admin(
 def test_closing_a_session_is_an_admin_page_naming_the_user(
     live: LiveServer, contexts: Callable[..., BrowserContext]
 ) -> None:
-    token = live.tokens["alice"]  # type: ignore[attr-defined]
+    token = live.tokens["alice"]
     doc = live.create_document(token, "Closing time", "hello", public_role="editor")
-    bob = open_editor(sign_in(contexts(), live, "bob"), live, doc["id"])
+    bob = editor_as(contexts(), live, "bob", doc["id"])
     session = bob.evaluate("window.collab.sessionId")
 
-    admin = watch(contexts().new_page())
-    admin_sign_in(admin, live, "demo", "demo-password")
+    admin = admin_sign_in(watch(contexts().new_page()), live, "demo", "demo-password")
     admin.goto(f"{live.http_url}/admin/collab/document/{doc['id']}/change/")
     admin.click("text=close this session")
     expect(admin.locator("#close-session-question")).to_contain_text(
@@ -136,7 +130,7 @@ def test_closing_a_session_is_an_admin_page_naming_the_user(
 def test_a_long_documents_admin_page_shows_the_latest_ops_and_links_to_all(
     live: LiveServer, contexts: Callable[..., BrowserContext]
 ) -> None:
-    token = live.tokens["alice"]  # type: ignore[attr-defined]
+    token = live.tokens["alice"]
     doc = live.create_document(token, "Seventy versions", "", public_role="none")
     for version in range(70):
         status, body = live.request(
@@ -144,8 +138,7 @@ def test_a_long_documents_admin_page_shows_the_latest_ops_and_links_to_all(
             json_body={"version": version, "op": [version, "x"] if version else ["x"]},
         )  # fmt: skip
         assert status == 201, body
-    page = watch(contexts().new_page())
-    admin_sign_in(page, live, "demo", "demo-password")
+    page = admin_sign_in(watch(contexts().new_page()), live, "demo", "demo-password")
     page.goto(f"{live.http_url}/admin/collab/document/{doc['id']}/change/")
     rows = page.locator("#operations-group tbody tr.has_original")
     expect(rows).to_have_count(20)
@@ -185,6 +178,14 @@ def test_swagger_ui_works_offline_under_a_strict_csp(
 # -- sharing --------------------------------------------------------------------------------------
 
 
+def add_member(page: Page, username: str, role: str) -> None:
+    """With the owner's share panel: add ``username`` with ``role``, and wait until listed so."""
+    page.fill("#member-username", username)
+    page.select_option("#member-role", role)
+    page.click("#add-member button")
+    expect(page.locator(f"#members > li[data-username='{username}']")).to_have_attribute("data-role", role)
+
+
 def members_of(page: Page) -> dict[str, str]:
     rows = page.locator("#members > li")
     return {
@@ -198,9 +199,9 @@ def members_of(page: Page) -> dict[str, str]:
 def test_owners_share_from_the_page_and_everyone_present_sees_it_live(
     live: LiveServer, contexts: Callable[..., BrowserContext]
 ) -> None:
-    token = live.tokens["alice"]  # type: ignore[attr-defined]
+    token = live.tokens["alice"]
     doc = live.create_document(token, "Plans", "private plans", public_role="none")
-    alice = open_editor(sign_in(contexts(), live, "alice"), live, doc["id"])
+    alice = editor_as(contexts(), live, "alice", doc["id"])
     expect(alice.locator("#share-panel")).to_be_visible()
     expect(alice.locator("#access-note")).to_have_text("Private: only the people added to it can open it.")
     expect(alice.locator("#members > li")).to_have_count(1)  # alice herself, the owner
@@ -208,10 +209,7 @@ def test_owners_share_from_the_page_and_everyone_present_sees_it_live(
     assert bob.goto(f"{live.http_url}/documents/{doc['id']}/").status == 404  # type: ignore[union-attr]
 
     # add bob as a viewer: he can open it, read only, and is not told to share a link
-    alice.fill("#member-username", "bob")
-    alice.select_option("#member-role", "viewer")
-    alice.click("#add-member button")
-    expect(alice.locator("#members > li[data-username='bob']")).to_have_attribute("data-role", "viewer")
+    add_member(alice, "bob", "viewer")
     expect(alice.locator("#member-username")).to_have_value("")
     open_editor(bob, live, doc["id"])
     expect(bob.locator("#role")).to_have_text("viewer")
@@ -241,7 +239,7 @@ def test_owners_share_from_the_page_and_everyone_present_sees_it_live(
     expect(alice.locator("#access-note")).to_contain_text("Anyone with the link can view it:")
     link = alice.locator("#share").get_attribute("href")
     assert link == f"{live.http_url}/documents/{doc['id']}/", link
-    carol = open_editor(sign_in(contexts(), live, "carol"), live, doc["id"])
+    carol = editor_as(contexts(), live, "carol", doc["id"])
     expect(carol.locator("#role")).to_have_text("viewer")
     expect(carol.locator("#access-note")).to_contain_text("Anyone with the link can view it:")
     expect(carol.locator("#share-panel")).to_be_hidden()
@@ -271,21 +269,11 @@ def test_owners_share_from_the_page_and_everyone_present_sees_it_live(
 
 
 def test_the_rich_text_page_shares_too(live: LiveServer, contexts: Callable[..., BrowserContext]) -> None:
-    token = live.tokens["alice"]  # type: ignore[attr-defined]
-    status, doc = live.request(
-        "POST",
-        "/api/documents/",
-        token=token,
-        json_body={"title": "Rich", "kind": "yjs", "public_role": "none"},
-    )
-    assert status == 201, doc
+    doc = live.create_document(live.tokens["alice"], "Rich", public_role="none", kind="yjs")
     alice = sign_in(contexts(), live, "alice")
     alice.goto(f"{live.http_url}/documents/{doc['id']}/")
     expect(alice.locator("#access-note")).to_have_text("Private: only the people added to it can open it.")
-    alice.fill("#member-username", "bob")
-    alice.select_option("#member-role", "viewer")
-    alice.click("#add-member button")
-    expect(alice.locator("#members > li[data-username='bob']")).to_have_attribute("data-role", "viewer")
+    add_member(alice, "bob", "viewer")
     bob = sign_in(contexts(), live, "bob")
     bob.goto(f"{live.http_url}/documents/{doc['id']}/")
     expect(bob.locator("#access-note")).to_have_text("Private: only the people added to it can open it.")
@@ -298,9 +286,9 @@ def test_the_rich_text_page_shares_too(live: LiveServer, contexts: Callable[...,
 def test_a_deleted_document_no_longer_says_all_changes_saved(
     live: LiveServer, contexts: Callable[..., BrowserContext]
 ) -> None:
-    token = live.tokens["alice"]  # type: ignore[attr-defined]
+    token = live.tokens["alice"]
     doc = live.create_document(token, "Short-lived", "bye", public_role="editor")
-    bob = open_editor(sign_in(contexts(), live, "bob"), live, doc["id"])
+    bob = editor_as(contexts(), live, "bob", doc["id"])
     expect(bob.locator("#saved")).to_have_text("All changes saved")
     expect(bob.locator("#access-note")).to_contain_text("Anyone with the link can edit it:")
     status, _ = live.request("DELETE", f"/api/documents/{doc['id']}/", token=token)
@@ -316,10 +304,9 @@ def test_a_deleted_document_no_longer_says_all_changes_saved(
 def test_while_disconnected_here_now_keeps_yourself_marked_offline(
     live: LiveServer, contexts: Callable[..., BrowserContext]
 ) -> None:
-    token = live.tokens["alice"]  # type: ignore[attr-defined]
+    token = live.tokens["alice"]
     doc = live.create_document(token, "Outage", "still here", public_role="editor")
-    alice = open_editor(sign_in(contexts(), live, "alice"), live, doc["id"])
-    open_editor(sign_in(contexts(), live, "bob"), live, doc["id"])
+    alice, _bob = editors(contexts, live, doc["id"], "alice", "bob")
     people = alice.locator("#presence > li")
     expect(people).to_have_count(2)
     with server_down(live):
@@ -337,14 +324,14 @@ def test_while_disconnected_here_now_keeps_yourself_marked_offline(
 def test_the_document_list_shows_who_is_there_on_load_and_says_when_it_is_reconnecting(
     live: LiveServer, contexts: Callable[..., BrowserContext]
 ) -> None:
-    token = live.tokens["alice"]  # type: ignore[attr-defined]
+    token = live.tokens["alice"]
     busy = live.create_document(token, "Busy", "people here", public_role="editor")
     quiet = live.create_document(token, "Quiet", "one here", public_role="editor")
     bob = sign_in(contexts(), live, "bob")
     open_editor(bob, live, busy["id"])
     open_editor(bob.context.new_page(), live, busy["id"])  # a second tab: one face
-    open_editor(sign_in(contexts(), live, "carol"), live, busy["id"])
-    open_editor(sign_in(contexts(), live, "carol"), live, quiet["id"])
+    editor_as(contexts(), live, "carol", busy["id"])
+    editor_as(contexts(), live, "carol", quiet["id"])
 
     def rest_faces(doc_id: str) -> dict[str, str]:
         status, entries = live.request("GET", f"/api/documents/{doc_id}/presence/", token=token)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.e2e.pages import expect, no_page_errors, open_editor, screenshot, sign_in, wait_synced
+from tests.e2e.pages import editors, expect, no_page_errors, screenshot, wait_synced
 from tests.support.live import LiveServer
 
 if TYPE_CHECKING:
@@ -34,10 +34,9 @@ def type_at_end(page: Page, text: str) -> None:
 def test_name_preview_with_diff_and_restore_a_version_seen_live_by_a_viewer(
     live: LiveServer, contexts: Callable[..., BrowserContext]
 ) -> None:
-    token = live.tokens["alice"]  # type: ignore[attr-defined]
+    token = live.tokens["alice"]
     doc = live.create_document(token, "History panel", "Plan:\n", public_role="viewer")
-    alice = open_editor(sign_in(contexts(), live, "alice"), live, doc["id"])
-    bob = open_editor(sign_in(contexts(), live, "bob"), live, doc["id"])
+    alice, bob = editors(contexts, live, doc["id"], "alice", "bob")
 
     type_at_end(alice, "buy milk")
     alice.click("#history summary")

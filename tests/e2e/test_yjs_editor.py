@@ -22,13 +22,14 @@ from collab.users import PALETTE, color_for
 from tests.e2e.pages import (
     WAIT,
     create_from_list,
+    editor_as,
     expect,
     expect_only_yourself_offline,
     no_page_errors,
     screenshot,
     server_down,
     sign_in,
-    watch,
+    wait_yjs_synced,
 )
 from tests.support.live import ROOT, LiveServer
 from tests.yjs.drivers import node_or_skip
@@ -63,24 +64,7 @@ def bundle() -> None:
 
 def rich_document(live: LiveServer, title: str, public_role: str, content: str = "") -> dict[str, Any]:
     """A yjs document of alice's, made through the REST API."""
-    body = {"title": title, "kind": "yjs", "public_role": public_role, "content": content}
-    token = live.tokens["alice"]  # type: ignore[attr-defined]
-    status, doc = live.request("POST", "/api/documents/", token=token, json_body=body)
-    assert status == 201, doc
-    return dict(doc)
-
-
-def open_yjs(page: Page, live: LiveServer, doc_id: str, provider: str = "y-websocket") -> Page:
-    query = "?provider=hocuspocus" if provider == "hocuspocus" else ""
-    page.goto(f"{live.http_url}/documents/{doc_id}/{query}")
-    wait_synced(page)
-    return page
-
-
-def wait_synced(page: Page) -> None:
-    page.wait_for_function(
-        "() => window.collab && window.collab.synced && window.collab.state === 'connected'"
-    )
+    return live.create_document(live.tokens["alice"], title, content, public_role, kind="yjs")
 
 
 def html(page: Page) -> str:
@@ -136,13 +120,13 @@ def test_two_people_type_and_bold_at_once_over_both_providers_and_end_with_the_s
     # alice creates the document from the list, as a rich-text one anyone with the link can edit
     alice = sign_in(contexts(), live, "alice")
     doc_id = create_from_list(alice, live, "Rich plan", "editor", kind="yjs")
-    wait_synced(alice)
+    wait_yjs_synced(alice)
     expect(alice.locator("#kind")).to_have_text("rich text")
     expect(alice.locator("#role")).to_have_text("owner")
-    status, doc = live.request("GET", f"/api/documents/{doc_id}/", token=live.tokens["alice"])  # type: ignore[attr-defined]
+    status, doc = live.request("GET", f"/api/documents/{doc_id}/", token=live.tokens["alice"])
     assert status == 200 and doc["kind"] == "yjs", doc
 
-    bob = open_yjs(sign_in(contexts(), live, "bob"), live, doc_id, provider="hocuspocus")
+    bob = editor_as(contexts(), live, "bob", doc_id, provider="hocuspocus")
     expect(bob.locator("#provider-name")).to_have_text("Hocuspocus")
     alice.click(EDITOR)
     alice.keyboard.type("Hello world 😀")
@@ -179,7 +163,7 @@ def test_two_people_type_and_bold_at_once_over_both_providers_and_end_with_the_s
         assert screenshot(page, name).stat().st_size > 10_000
 
     # what the server stored is that same document: a newcomer (anonymous) loads it
-    guest = open_yjs(watch(contexts().new_page()), live, doc_id)
+    guest = editor_as(contexts(), live, None, doc_id, provider="y-websocket")
     assert same_document(alice, bob, guest) == final
     expect(alice.locator("#presence > li")).to_have_count(3)
     guest.close()
@@ -192,11 +176,11 @@ def test_a_viewer_cannot_change_the_document(
     live: LiveServer, contexts: Callable[..., BrowserContext], provider: str
 ) -> None:
     doc = rich_document(live, "Look, don't touch", "viewer")
-    alice = open_yjs(sign_in(contexts(), live, "alice"), live, doc["id"])
+    alice = editor_as(contexts(), live, "alice", doc["id"], provider="y-websocket")
     alice.click(EDITOR)
     alice.keyboard.type("fixed text")
 
-    carol = open_yjs(sign_in(contexts(), live, "carol"), live, doc["id"], provider=provider)
+    carol = editor_as(contexts(), live, "carol", doc["id"], provider=provider)
     has_text(carol, "fixed text")
     expect(carol.locator("#role")).to_have_text("viewer")
     expect(carol.locator("#readonly")).to_be_visible()
@@ -218,7 +202,8 @@ def test_a_viewer_cannot_change_the_document(
     alice.keyboard.press("Control+End")
     alice.keyboard.type("!")
     assert same_document(alice, carol) == "<p>fixed text!</p>"
-    fresh = open_yjs(watch(contexts().new_page()), live, doc["id"])  # anonymous viewer: the stored state
+    # someone anonymous (a viewer) loads the stored state
+    fresh = editor_as(contexts(), live, None, doc["id"], provider="y-websocket")
     assert html(fresh) == "<p>fixed text!</p>"
     no_page_errors(alice, carol, fresh)
 
@@ -260,10 +245,10 @@ def test_carets_take_the_unique_colour_the_server_gave_each_connection(
     live: LiveServer, contexts: Callable[..., BrowserContext]
 ) -> None:
     first, second = colliding_users(live)  # the same hashed colour: the server gives them two
-    token = live.tokens["alice"]  # type: ignore[attr-defined]
+    token = live.tokens["alice"]
     doc = rich_document(live, "Colours", "editor")
-    one = open_yjs(sign_in(contexts(), live, first), live, doc["id"])
-    two = open_yjs(sign_in(contexts(), live, second), live, doc["id"], provider="hocuspocus")
+    one = editor_as(contexts(), live, first, doc["id"], provider="y-websocket")
+    two = editor_as(contexts(), live, second, doc["id"], provider="hocuspocus")
     one.click(EDITOR)
     one.keyboard.type("one, ")
     has_text(two, "one, ")
@@ -297,7 +282,7 @@ def test_carets_take_the_unique_colour_the_server_gave_each_connection(
     screenshot(one, "yjs-unique-caret-colours.png")
 
     # an anonymous visitor: named and coloured as REST presence lists its connection
-    guest = open_yjs(watch(contexts().new_page()), live, doc["id"])
+    guest = editor_as(contexts(), live, None, doc["id"], provider="y-websocket")
     expect(one.locator("#presence > li")).to_have_count(3)
     guests = {name: color for name, color in rest_colours().items() if name.startswith("Guest ")}
     assert len(guests) == 1, guests
@@ -315,13 +300,13 @@ def test_carets_take_the_unique_colour_the_server_gave_each_connection(
 def test_role_changes_reach_the_rich_text_page_live(
     live: LiveServer, contexts: Callable[..., BrowserContext], provider: str
 ) -> None:
-    token = live.tokens["alice"]  # type: ignore[attr-defined]
+    token = live.tokens["alice"]
     doc = rich_document(live, "Roles", "none", "shared")
     members = f"/api/documents/{doc['id']}/members/"
     assert (
         live.request("POST", members, token=token, json_body={"username": "bob", "role": "editor"})[0] == 201
     )
-    bob = open_yjs(sign_in(contexts(), live, "bob"), live, doc["id"], provider=provider)
+    bob = editor_as(contexts(), live, "bob", doc["id"], provider=provider)
     expect(bob.locator("#role")).to_have_text("editor")
     expect(bob.locator(EDITOR)).to_have_attribute("contenteditable", "true")
 
@@ -358,9 +343,9 @@ def test_role_changes_reach_the_rich_text_page_live(
 def test_a_deleted_rich_text_document_says_so(
     live: LiveServer, contexts: Callable[..., BrowserContext], provider: str
 ) -> None:
-    token = live.tokens["alice"]  # type: ignore[attr-defined]
+    token = live.tokens["alice"]
     doc = rich_document(live, "Short-lived rich", "editor", "bye")
-    bob = open_yjs(sign_in(contexts(), live, "bob"), live, doc["id"], provider=provider)
+    bob = editor_as(contexts(), live, "bob", doc["id"], provider=provider)
     expect(bob.locator("#role")).to_have_text("editor")
     assert live.request("DELETE", f"/api/documents/{doc['id']}/", token=token)[0] == 204
     expect(bob.locator("#message")).to_have_text("This document was deleted.")
@@ -377,8 +362,8 @@ def test_while_disconnected_the_rich_text_page_keeps_yourself_marked_offline(
     live: LiveServer, contexts: Callable[..., BrowserContext]
 ) -> None:
     doc = rich_document(live, "Rich outage", "editor", "still here")
-    alice = open_yjs(sign_in(contexts(), live, "alice"), live, doc["id"])
-    open_yjs(sign_in(contexts(), live, "bob"), live, doc["id"], provider="hocuspocus")
+    alice = editor_as(contexts(), live, "alice", doc["id"], provider="y-websocket")
+    editor_as(contexts(), live, "bob", doc["id"], provider="hocuspocus")
     people = alice.locator("#presence > li")
     expect(people).to_have_count(2)
     expect(alice.locator("#presence > li[data-self='true'] .pill")).to_have_text("owner")

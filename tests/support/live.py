@@ -1,7 +1,7 @@
 """A real server process for live tests: daphne (or uvicorn, or runserver) on a free port, its own database.
 
 server = LiveServer(tmp_path).start()
-tokens = server.create_users("alice", "bob")        # {"alice": "<token>", ...}
+tokens = server.create_users("alice", "bob")        # {"alice": "<token>", ...}, kept in server.tokens
 status, doc = server.request("POST", "/api/documents/", token=tokens["alice"],
                              json={"title": "t", "public_role": "editor"})
 url = server.ws_url(f"/ws/documents/{doc['id']}/", token=tokens["alice"])
@@ -67,6 +67,7 @@ class LiveServer:
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.tmp_path / f"server-{self.port}.log"
         self._migrated = not migrate
+        self.tokens: dict[str, str] = {}  # the API tokens of the users create_users made, by name
 
     # -- lifecycle ---------------------------------------------------------
     def manage(self, *args: str, timeout: float = 120) -> str:
@@ -153,7 +154,9 @@ class LiveServer:
         )
         out = self.manage("shell", "-c", code)
         line = next(x for x in out.splitlines() if x.startswith("TOKENS"))
-        return dict(json.loads(line[len("TOKENS") :]))
+        tokens: dict[str, str] = json.loads(line[len("TOKENS") :])
+        self.tokens.update(tokens)
+        return tokens
 
     def request(
         self, method: str, path: str, *, token: str | None = None, json_body: Any = None, timeout: float = 30
@@ -175,12 +178,16 @@ class LiveServer:
                 return err.code, body.decode(errors="replace")
 
     def create_document(
-        self, token: str, title: str = "doc", content: str = "", public_role: str = "none"
+        self, token: str, title: str = "doc", content: str = "", public_role: str = "none", kind: str = ""
     ) -> dict[str, Any]:
-        status, doc = self.request(
-            "POST", "/api/documents/", token=token,
-            json_body={"title": title, "content": content, "public_role": public_role},
-        )  # fmt: skip
+        """A new document (``kind="yjs"``: a rich-text one), as the token's user; its REST representation."""
+        body = {
+            "title": title,
+            "content": content,
+            "public_role": public_role,
+            **({"kind": kind} if kind else {}),
+        }
+        status, doc = self.request("POST", "/api/documents/", token=token, json_body=body)
         assert status == 201, doc
         return dict(doc)
 
