@@ -14,6 +14,8 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.cache import cache
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -26,6 +28,12 @@ from tests.support.publications import Publication, recording
 from tests.support.services import postgres_url_or_skip, redis_url_or_skip
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+# property tests judge results, not speed: on a loaded 2-core machine one example may take
+# longer than hypothesis' 200 ms default deadline (speed is measured in bench/)
+hypothesis_settings.register_profile(
+    "collab", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+hypothesis_settings.load_profile("collab")
 # no webhook worker thread in the test process (importing project.asgi would start one);
 # live servers run theirs, tests/test_webhooks*.py drive the worker themselves
 settings.COLLAB["WEBHOOKS_WORKER"] = "off"
