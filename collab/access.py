@@ -17,8 +17,8 @@ A document the requester cannot read does not exist for them::
 WebSocket handshakes use ``hello_state`` (``resolve_cached`` for one user):
 the same answer in one database query (the document row, with the
 membership in it when not cached), none to refuse a document whose basics
-and membership are cached, and one read for all the handshakes to a
-document that arrive together (a reconnect storm). The cache
+and membership are cached, and one read for all the handshakes that arrive
+together, to whichever documents (a reconnect storm). The cache
 (Redis with ``REDIS_URL``: shared by every process) holds a document's owner
 and ``public_role`` and each (document, user) membership role; the receivers
 in ``collab.signals`` forget them when a document or membership is saved or
@@ -195,94 +195,143 @@ def _resolved_or_not_found(user: Any, document_id: Any) -> tuple[Document, str] 
 
 
 def resolve_many(users: list[Any], document_id: Any) -> list[tuple[Document, str] | NotFound]:
-    """``resolve_cached`` for several users of one document: one document query for all of them.
+    """``resolve_cached`` for several users of one document: ``resolve_documents`` for one."""
+    return resolve_documents({document_id: users})[document_id]
 
-    Memberships not in the cache come in the same query (one user) or in one
-    more (several); a document every one of them is refused from the cache
-    needs no query at all. A host's permission policy is asked for each user instead (no cache).
+
+Outcome = tuple[Document, str] | NotFound
+
+
+def resolve_documents(requests: dict[Any, list[Any]]) -> dict[Any, list[Outcome]]:
+    """``resolve_cached`` for several users of several documents: one document query for all.
+
+    Memberships not in the cache come in the same query (all of them one
+    user's) or in one more; a document every one of its users is refused from
+    the cache needs no query at all. A host's permission policy is asked for
+    each user instead (no cache).
     """
     if custom_policy():
-        return [_resolved_or_not_found(user, document_id) for user in users]
-    doc_uuid = parse_document_id(document_id)
-    if doc_uuid is None:
-        return [NotFound("No such document.") for _ in users]
-    signed_in = {user.pk: user for user in users if _signed_in(user)}
-    doc_key = _document_key(doc_uuid)
-    member_keys = {pk: _member_key(doc_uuid, pk) for pk in signed_in}
-    cached = cache.get_many([doc_key, *member_keys.values()])
-    members: dict[Any, str] = {pk: cached[key] for pk, key in member_keys.items() if key in cached}
-    missing = [pk for pk in signed_in if pk not in members]
-    basics = cached.get(doc_key)
-    if basics is not None and not missing:
-        owner_id, public_role = basics
-        readable = [
-            can_read(_role(u, owner_id, public_role, members.get(getattr(u, "pk", None)))) for u in users
-        ]
-        if not any(readable):
-            return [NotFound("No such document.") for _ in users]
-    documents = Document.objects.filter(pk=doc_uuid)
-    if len(missing) == 1:
-        mine = Membership.objects.filter(document=OuterRef("pk"), user=missing[0]).values("role")[:1]
-        documents = documents.annotate(member_role=Subquery(mine))
-    document = documents.first()
-    if document is None:
-        return [NotFound("No such document.") for _ in users]
-    fresh: dict[str, Any] = {doc_key: (document.owner_id, str(document.public_role))}
-    if len(missing) == 1:
-        members[missing[0]] = document.member_role or ""  # type: ignore[attr-defined]
+        return {d: [_resolved_or_not_found(u, d) for u in users] for d, users in requests.items()}
+    out: dict[Any, list[Outcome]] = {}
+    ids: dict[Any, uuid.UUID] = {}
+    for document_id, users in requests.items():
+        doc_uuid = parse_document_id(document_id)
+        if doc_uuid is None:
+            out[document_id] = [NotFound("No such document.") for _ in users]
+        else:
+            ids[document_id] = doc_uuid
+    member_keys = {
+        (doc_uuid, user.pk): _member_key(doc_uuid, user.pk)
+        for document_id, doc_uuid in ids.items()
+        for user in requests[document_id]
+        if _signed_in(user)
+    }
+    cached = cache.get_many([*(_document_key(u) for u in ids.values()), *member_keys.values()])
+    members: dict[tuple[uuid.UUID, Any], str] = {
+        pair: cached[key] for pair, key in member_keys.items() if key in cached
+    }
+    missing = [pair for pair in member_keys if pair not in members]
+    to_read: dict[Any, uuid.UUID] = {}
+    unknown = {doc for doc, _ in missing}  # documents with a membership the cache does not know
+    for document_id, doc_uuid in ids.items():
+        basics = cached.get(_document_key(doc_uuid))
+        users = requests[document_id]
+        if (
+            basics is None
+            or doc_uuid in unknown
+            or any(_can_read(u, basics, doc_uuid, members) for u in users)
+        ):
+            to_read[document_id] = doc_uuid
+        else:  # refused from the cache: no query
+            out[document_id] = [NotFound("No such document.") for _ in users]
+    if not to_read:
+        return out
+    documents = Document.objects.filter(pk__in=set(to_read.values())).order_by()
+    one_user = {user_id for _, user_id in missing}
+    if len(one_user) == 1:  # the common case (one handshake): the membership in the same query
+        mine = Membership.objects.filter(document=OuterRef("pk"), user=next(iter(one_user))).values("role")
+        documents = documents.annotate(member_role=Subquery(mine[:1]))
+    found = {document.pk: document for document in documents}
+    fresh: dict[str, Any] = {
+        _document_key(pk): (document.owner_id, str(document.public_role)) for pk, document in found.items()
+    }
+    missing = [pair for pair in missing if pair[0] in found]
+    if len(one_user) == 1:
+        members.update({pair: found[pair[0]].member_role or "" for pair in missing})  # type: ignore[attr-defined]
     elif missing:
-        rows = Membership.objects.filter(document=document, user__in=missing).values_list("user_id", "role")
-        members.update({pk: "" for pk in missing} | dict(rows))
-    fresh.update({member_keys[pk]: members[pk] for pk in missing})
+        rows = Membership.objects.filter(
+            document__in={doc for doc, _ in missing}, user__in={user for _, user in missing}
+        ).values_list("document_id", "user_id", "role")
+        members.update({pair: "" for pair in missing} | {(d, u): role for d, u, role in rows})
+    fresh.update({member_keys[pair]: members[pair] for pair in missing})
     cache.set_many(fresh, int(collab_settings["AUTH_CACHE_SECONDS"]))
-    out: list[tuple[Document, str] | NotFound] = []
-    for user in users:
-        role = _role(
-            user, document.owner_id, str(document.public_role), members.get(getattr(user, "pk", None))
-        )
-        out.append((document, role) if can_read(role) else NotFound("No such document."))
+    for document_id, doc_uuid in to_read.items():
+        document = found.get(doc_uuid)
+        outcomes: list[Outcome] = []
+        for user in requests[document_id]:
+            if document is None:
+                outcomes.append(NotFound("No such document."))
+                continue
+            role = _role(user, document.owner_id, str(document.public_role), _member(user, doc_uuid, members))
+            outcomes.append((document, role) if can_read(role) else NotFound("No such document."))
+        out[document_id] = outcomes
     return out
 
 
-class HelloBatcher:
-    """Concurrent handshakes to one document share its read, as a group commit shares a transaction.
+def _member(user: Any, doc_uuid: uuid.UUID, members: dict[Any, str]) -> str | None:
+    return members.get((doc_uuid, getattr(user, "pk", None)))
 
-    ``await hello_state(user, document_id)`` joins the document's next read: one
-    read runs at a time per document, and everyone who asks while it runs goes
-    into the next. A read starts only after everyone in it asked, so it sees
-    every commit that happened before any of them joined the room.
+
+def _can_read(user: Any, basics: tuple[Any, str], doc_uuid: uuid.UUID, members: dict[Any, str]) -> bool:
+    owner_id, public_role = basics
+    return can_read(_role(user, owner_id, public_role, _member(user, doc_uuid, members)))
+
+
+MAX_BATCH = 200  # documents per read at most
+
+
+class HelloBatcher:
+    """Concurrent handshakes share their reads, as a group commit shares a transaction.
+
+    ``await hello_state(user, document_id)`` joins the next read: one read runs
+    at a time (per event loop), for every document asked for meanwhile, and
+    everyone who asks while it runs goes into the next. A read starts only
+    after everyone in it asked, so it sees every commit that happened before
+    any of them joined the room.
     """
 
     def __init__(self) -> None:
         self.waiting: dict[str, list[tuple[Any, asyncio.Future[tuple[Document, str]]]]] = {}
-        self.reading: set[str] = set()
+        self.reader: asyncio.Task[None] | None = None
 
     async def resolve(self, user: Any, document_id: str) -> tuple[Document, str]:
-        future: asyncio.Future[tuple[Document, str]] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[tuple[Document, str]] = loop.create_future()
         self.waiting.setdefault(document_id, []).append((user, future))
-        if document_id not in self.reading:
-            self.reading.add(document_id)
-            asyncio.get_running_loop().create_task(self._read(document_id))
+        if self.reader is None:
+            self.reader = loop.create_task(self._read())
         return await future
 
-    async def _read(self, document_id: str) -> None:
+    async def _read(self) -> None:
         try:
             await asyncio.sleep(0)  # the others of this loop turn join too
-            while batch := self.waiting.pop(document_id, None):
-                users = [user for user, _ in batch]
+            while self.waiting:
+                batch = {d: self.waiting.pop(d) for d in list(self.waiting)[:MAX_BATCH]}
+                requests = {d: [user for user, _ in waiting] for d, waiting in batch.items()}
                 try:
-                    outcomes: list[Any] = await database_sync_to_async(resolve_many)(users, document_id)
+                    outcomes: dict[str, list[Any]] = await database_sync_to_async(resolve_documents)(requests)
                 except Exception as exc:
-                    outcomes = [exc] * len(batch)
-                for (_, future), outcome in zip(batch, outcomes, strict=True):
-                    if future.done():
-                        continue
-                    if isinstance(outcome, BaseException):
-                        future.set_exception(outcome)
-                    else:
-                        future.set_result(outcome)
+                    outcomes = {d: [exc] * len(waiting) for d, waiting in batch.items()}
+                for document_id, waiting in batch.items():
+                    for (_, future), outcome in zip(waiting, outcomes[document_id], strict=True):
+                        if future.done():
+                            continue
+                        if isinstance(outcome, BaseException):
+                            future.set_exception(outcome)
+                        else:
+                            future.set_result(outcome)
         finally:
-            self.reading.discard(document_id)
+            self.reader = None
 
 
 _batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, HelloBatcher] = weakref.WeakKeyDictionary()

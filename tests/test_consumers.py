@@ -638,14 +638,14 @@ async def test_an_op_committed_while_a_client_joins_is_delivered_after_hello(
     from collab import access
 
     doc = await new_doc(alice, "")
-    original = access.resolve_many  # the read behind every hello
+    original = access.resolve_documents  # the read behind every hello
 
-    def snapshot_then_someone_commits(users: Any, document_id: str) -> Any:
-        state = original(users, document_id)  # hello will show version 0...
-        editing.commit(editing.EditRequest(document_id, 0, ["x"], user=alice))  # ...v1 lands now
+    def snapshot_then_someone_commits(requests: Any) -> Any:
+        state = original(requests)  # hello will show version 0...
+        editing.commit(editing.EditRequest(str(doc.pk), 0, ["x"], user=alice))  # ...v1 lands now
         return state
 
-    monkeypatch.setattr(access, "resolve_many", snapshot_then_someone_commits)
+    monkeypatch.setattr(access, "resolve_documents", snapshot_then_someone_commits)
     a = await join(doc.pk, alice)
     assert a.hello["payload"]["document"]["version"] == 0
     op = await a.recv_type("op", "ops")

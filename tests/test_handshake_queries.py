@@ -19,9 +19,13 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.contrib.auth.models import User
+from django.contrib.auth.models import AnonymousUser, User
+from django.core.cache import cache
 from django.db.backends.utils import CursorWrapper
 
+from collab import access
+from collab.exceptions import NotFound
+from collab.models import Document, Membership
 from project.asgi import application
 from tests.test_consumers import new_doc, token_of
 from tests.test_credentials import buy_ticket, cookie, signed_in
@@ -130,3 +134,56 @@ async def test_a_session_is_not_accepted_from_the_cache_after_logout_or_password
         first = json.loads(await comm.receive_from(5))
         assert first["type"] == "error" and first["payload"]["code"] == "unauthorized", (change, first)
         await comm.disconnect()
+
+
+async def test_handshakes_to_many_documents_that_arrive_together_share_their_reads(
+    alice: User, bob: User
+) -> None:
+    docs = [await new_doc(alice, public_role="editor") for _ in range(10)]
+    tokens = [await database_sync_to_async(token_of)(u) for u in (alice, bob)]
+    for token in tokens:  # the tokens cached
+        await (await hello_of(f"/ws/documents/{docs[0].pk}/?token={token}")).disconnect()
+    with tables_queried() as seen:
+        comms = await asyncio.gather(
+            *(hello_of(f"/ws/documents/{d.pk}/?token={t}") for d in docs for t in tokens)
+        )
+    for comm in comms:
+        await comm.disconnect()
+    assert set(seen) <= {"collab_document", "collab_membership"}, seen
+    assert seen.count("collab_document") < len(docs), seen
+
+
+async def test_one_read_of_several_documents_decides_as_resolve_does(
+    alice: User, bob: User, carol: User
+) -> None:
+    public, private, shared = [await new_doc(alice, public_role=r) for r in ("viewer", "none", "none")]
+    await database_sync_to_async(check_one_read)(
+        public, private, shared, [alice, bob, carol, AnonymousUser()]
+    )
+
+
+def check_one_read(public: Document, private: Document, shared: Document, users: list[Any]) -> None:
+    bob, carol = users[1], users[2]
+    Membership.objects.create(document=shared, user=bob, role="editor")
+    Membership.objects.create(document=private, user=carol, role="viewer")
+    requests: dict[Any, list[Any]] = {str(d.pk): users for d in (public, private, shared)}
+    requests["not-a-uuid"] = users
+    requests["00000000-0000-0000-0000-000000000000"] = users
+
+    def expected(user: Any, document_id: str) -> str | None:
+        try:
+            return access.resolve(user, document_id)[1]
+        except NotFound:
+            return None
+
+    want = {d: [expected(u, d) for u in users] for d in requests}
+    assert want[str(shared.pk)] == ["owner", "editor", None, None]
+    cache.clear()
+    for _ in ("cold", "cached"):
+        with tables_queried() as seen:
+            got = access.resolve_documents(requests)
+        assert {
+            d: [None if isinstance(o, NotFound) else o[1] for o in outcomes] for d, outcomes in got.items()
+        } == want
+        assert len(seen) <= 2, seen
+    assert seen == ["collab_document"]  # cached: the document rows only

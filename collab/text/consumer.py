@@ -4,7 +4,7 @@ On connect: join the room *before* reading the snapshot (so nothing committed
 in between is missed: the op stream holds deliveries until ``hello`` is out
 and fills any gap from the database; room events wait in ``held``), accept,
 resolve the role (``access.hello_state``: handshakes that arrive together share
-one read), say ``hello``. Messages go to ``collab.text.handlers``; room events
+one read, whichever their documents), say ``hello``. Messages go to ``collab.text.handlers``; room events
 from the hub are matched by type.
 """
 
