@@ -612,21 +612,29 @@ async def test_public_role_and_owner_changes_reach_live_connections(alice: User,
 async def test_room_events_before_hello_are_held_and_the_connection_stays_responsive(
     alice: User, monkeypatch: Any
 ) -> None:
-    """A presence diff that lands while a connection is still joining comes after hello, and
-    neither it nor anything else makes the connection ignore what the client sends."""
+    """A presence diff that lands while a connection is still joining comes after hello (unless
+    the presence hello shows was read after it), and neither it nor anything else makes the
+    connection ignore what the client sends."""
     from collab.text import consumer as consumers
 
     doc = await new_doc(alice, "")
-    original = consumers.join_presence
+    join_presence, call = consumers.join_presence, consumers.call
 
     async def join_then_a_diff(document_id: str, entry: Any) -> Any:
-        stored = await original(document_id, entry)
-        hub().deliver_local(document_id, PresenceChanged(document_id, left=["someone-else"]))
+        stored = await join_presence(document_id, entry)
+        hub().deliver_local(document_id, PresenceChanged(document_id, left=["before-the-snapshot"]))
         return stored
 
+    async def snapshot_then_a_diff(fn: Any, *args: Any) -> Any:
+        out = await call(fn, *args)
+        if fn.__name__ == "entries":  # the presence hello shows
+            hub().deliver_local(args[0], PresenceChanged(args[0], left=["after-the-snapshot"]))
+        return out
+
     monkeypatch.setattr(consumers, "join_presence", join_then_a_diff)
+    monkeypatch.setattr(consumers, "call", snapshot_then_a_diff)
     a = await join(doc.pk, alice)  # join() asserts hello comes first
-    assert (await a.recv_type("presence"))["payload"]["left"] == ["someone-else"]
+    assert (await a.recv_type("presence"))["payload"]["left"] == ["after-the-snapshot"]
     await a.send("edit", edit(0, ["ok"], 1))
     assert (await a.recv_type("ack"))["payload"]["version"] == 1
     await a.close()

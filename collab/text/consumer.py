@@ -98,6 +98,9 @@ class DocumentConsumer(BaseConsumer):
         }  # fmt: skip
         self.in_presence = True  # set first: a failure half-way still leaves presence on cleanup
         self.user_info = (await join_presence(self.document_id, entry))["user"]
+        # presence diffs held so far are in the entries read now (each is published after it is
+        # stored): hello shows them, so they are not sent again (a reconnect storm's n-squared)
+        shown = len(self.held or ())
         entries = await call(registry().entries, self.document_id)
         if has_stale_cursors(entries, version):
             entries = await database_sync_to_async(entries_at)(
@@ -119,8 +122,9 @@ class DocumentConsumer(BaseConsumer):
             )
         )
         held, self.held = self.held, None
-        for event in held or ():
-            self.on_event(event)
+        for i, event in enumerate(held or ()):
+            if i >= shown or not isinstance(event, PresenceChanged):
+                self.on_event(event)
         self.stream.start(version)
 
     @property
