@@ -187,3 +187,39 @@ async def test_an_outage_is_logged_with_a_traceback_once_not_per_publish(
         monkeypatch.setattr(layer, "group_send", down)
         await h.publish("d", AccessChanged("d"))  # a new outage is logged again
         assert len([r for r in caplog.records if r.levelname == "ERROR"]) == 2
+
+
+class SlowLayer(SharedLayer):
+    """A layer whose calls take a while, counting how many are under way at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = self.most = 0
+
+    async def _slowly(self) -> None:
+        self.now += 1
+        self.most = max(self.most, self.now)
+        await asyncio.sleep(0.01)
+        self.now -= 1
+
+    async def group_add(self, group: str, channel: str) -> None:
+        await self._slowly()
+        await super().group_add(group, channel)
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        await self._slowly()
+        await super().group_send(group, message)
+
+
+async def test_a_storm_of_joins_and_publishes_keeps_the_layer_calls_under_way_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A reconnect storm must not exhaust the layer's connection pool (channels_redis: 100)."""
+    layer = SlowLayer()
+    h = hub_on(layer, monkeypatch)
+    members = [Member(f"s{i}") for i in range(300)]
+    await asyncio.gather(*(h.join(f"d{i}", m) for i, m in enumerate(members)))
+    await asyncio.gather(*(h.publish(f"d{i}", AccessChanged(f"d{i}")) for i in range(300)))
+    assert 1 < layer.most <= hub_module.LAYER_CALLS
+    assert len(layer.sent) == 300 and all(m.events for m in members)
+    assert len([g for g, channels in layer.groups.items() if channels]) == 300

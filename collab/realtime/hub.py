@@ -32,6 +32,10 @@ from collab.realtime.events import PROCESS_ID, Event, from_message, to_message
 
 log = logging.getLogger(__name__)
 MESSAGE_TYPE = "hub.event"
+# channel-layer calls under way at once per process: a reconnect storm's room joins and presence
+# diffs must wait their turn, not exhaust the layer's connection pool (channels_redis: 100, and
+# over that every call fails, a handshake's ``group_add`` with it)
+LAYER_CALLS = 32
 
 
 def group_name(room: str) -> str:
@@ -60,6 +64,7 @@ class Hub:
         self._listener: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Future[Any]] = set()
         self._failing = False  # the layer failed and has not worked since: log once per outage
+        self._gate: asyncio.Semaphore | None = None  # LAYER_CALLS, on self.loop
 
     # -- membership ---------------------------------------------------------
     @property
@@ -71,6 +76,7 @@ class Hub:
         loop = asyncio.get_running_loop()
         if self.loop is not loop:  # a new event loop (tests): start afresh
             self.loop, self.channel, self._listener = loop, None, None
+            self._gate = asyncio.Semaphore(LAYER_CALLS)
             self.layer = get_channel_layer()
         if self.remote and self.channel is None:
             self.channel = await self.layer.new_channel(prefix="collab.process")
@@ -93,7 +99,7 @@ class Hub:
             del self._rooms[room]
             if self.remote and self.channel is not None:
                 try:
-                    await self.layer.group_discard(group_name(room), self.channel)
+                    await self._layer_call(self.layer.group_discard, group_name(room), self.channel)
                 except Exception:
                     log.exception("leaving the group of %s failed", room)
 
@@ -105,7 +111,7 @@ class Hub:
         return list(self._rooms)
 
     async def _subscribe(self, room: str) -> None:
-        await self.layer.group_add(group_name(room), self.channel)
+        await self._layer_call(self.layer.group_add, group_name(room), self.channel)
 
     async def rejoin(self) -> None:
         """Subscribe every room again (after the layer lost its groups)."""
@@ -125,7 +131,7 @@ class Hub:
         self.deliver_local(room, event)
         if self.remote:
             try:
-                await self.layer.group_send(group_name(room), self._message(room, event))
+                await self._layer_call(self.layer.group_send, group_name(room), self._message(room, event))
                 metrics.LAYER_SENT.inc()
             except Exception:  # members that need every event fill gaps from the database
                 self._layer_failed("publishing to %s failed", room)
@@ -152,6 +158,13 @@ class Hub:
             task.add_done_callback(self._pending.discard)
         except Exception:
             self._layer_failed("publishing to %s failed", room)
+
+    async def _layer_call(self, method: Any, *args: Any) -> Any:
+        """``await method(*args)`` with at most ``LAYER_CALLS`` of them under way."""
+        if self._gate is None:
+            self._gate = asyncio.Semaphore(LAYER_CALLS)
+        async with self._gate:
+            return await method(*args)
 
     def _in_loop(self, fn: Any, *args: Any) -> None:
         loop = self.loop
