@@ -3,6 +3,7 @@
 cpu = cpu_seconds(pid)          # user + system time so far, in seconds
 rss = rss_kib(pid)              # VmRSS in KiB
 wait_idle([pid1, pid2])         # until each uses < 5% of a core
+pids = tree(pid)                # the process and its descendants (a server's workers)
 """
 
 from __future__ import annotations
@@ -22,6 +23,35 @@ def cpu_seconds(pid: int) -> float:
     # the command name may hold spaces; the fields after its closing parenthesis are fixed
     fields = stat[stat.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def tree(pid: int) -> list[int]:
+    """``pid`` and its descendants alive now (a server's workers, e.g. ``uvicorn --workers``)."""
+    parents: dict[int, list[int]] = {}
+    for path in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            with open(path) as f:
+                stat = f.read()
+        except OSError:
+            continue  # ended meanwhile
+        child, ppid = int(path.split("/")[2]), int(stat[stat.rindex(")") + 2 :].split()[1])
+        parents.setdefault(ppid, []).append(child)
+    out, todo = [], [pid]
+    while todo:
+        out.append(todo.pop())
+        todo += parents.get(out[-1], [])
+    return out
+
+
+def tree_cpu_seconds(pids: Iterable[int]) -> float:
+    """``cpu_seconds`` summed over ``pids`` (a process that ended meanwhile counts nothing)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            total += cpu_seconds(pid)
+        except OSError:
+            continue
+    return total
 
 
 def cpu_wait_seconds(pid: int) -> float:

@@ -83,6 +83,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=["websockets", "websockets-sansio", "wsproto"],
         help="uvicorn's --ws implementation (default websockets, as the README runs it)",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="uvicorn processes per server (uvicorn --workers, sharing Redis as a production deploy "
+        "does); storm only",
+    )
+    p.add_argument(
+        "--redis-url",
+        default="redis://127.0.0.1:6379/0",
+        help="the Redis that several workers share (keys under a prefix of the run's own)",
+    )
     p.add_argument("--yjs-subscribers", help="comma-separated N for the yjs fan-out (default 100,500)")
     p.add_argument("--rate", type=float, default=200.0, help="paced edits per second (default 200)")
     p.add_argument("--window", type=int, default=16, help="writer's unacknowledged edits, fast mode")
@@ -120,6 +132,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.yjs_ns = [int(x) for x in (args.yjs_subscribers or ("100" if args.quick else "100,500")).split(",")]
     args.sections = args.only or list(SECTIONS)
     args.servers = ["daphne", "uvicorn"] if args.server == "both" else [args.server]
+    if args.workers > 1 and (args.sections != ["storm"] or args.servers != ["uvicorn"]):
+        p.error("--workers needs --server uvicorn --only storm")
     return args
 
 
@@ -136,7 +150,10 @@ def run_server(server: str, args: argparse.Namespace, workdir: Path) -> tuple[li
     out: list[Measurement] = []
     profiles: list[str] = []
     env = dict(item.split("=", 1) for item in args.server_env)
-    pair = ServerPair(server, workdir, env=env, ws=args.uvicorn_ws).start()
+    pair = ServerPair(
+        server, workdir, env=env, ws=args.uvicorn_ws, workers=args.workers,
+        redis_url=args.redis_url if args.workers > 1 else None,
+    ).start()  # fmt: skip
     log(f"{server}: collab on :{pair.collab.port}, relay on :{pair.relay.port}")
     try:
         pair.users("writer", "reader", *EDITORS)
@@ -334,6 +351,12 @@ def generated(
         f"per client process (2), permessage-deflate {'offered' if args.deflate else 'off'}"
         + (f", server environment {' '.join(args.server_env)}" if args.server_env else "")
         + (f", uvicorn --ws {args.uvicorn_ws}" if "uvicorn" in args.servers else "")
+        + (
+            f", {args.workers} uvicorn workers per server (uvicorn --workers) sharing Redis "
+            "(channel layer, presence, caches; the caches stay warm across the restart)"
+            if args.workers > 1
+            else ""
+        )
         + ".",
         "",
         body,

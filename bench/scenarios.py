@@ -52,7 +52,7 @@ from bench.clients import (
     subscriber_process,
 )
 from bench.memory import compare
-from bench.procstat import cpu_seconds, cpu_wait_seconds, rss_kib, wait_idle
+from bench.procstat import cpu_seconds, cpu_wait_seconds, rss_kib, tree_cpu_seconds, wait_idle
 from bench.servers import RELAY_PATH, BenchServer, ServerPair
 from bench.speakers import RelaySpeaker, TextSpeaker, YjsSpeaker
 from bench.stats import Histogram
@@ -440,7 +440,8 @@ def storm_run(pair: ServerPair, target: str, n: int, *, room_size: int, in_fligh
         await close_all([ws for ws, _ in conns])
 
     asyncio.run(first())
-    wait_idle([server.pid], timeout=30)
+    pids = server.pids  # with --workers: the supervisor and every worker
+    wait_idle(pids, timeout=60)
     ready, out = CTX.Queue(), CTX.Queue()
     go, stop = CTX.Event(), CTX.Event()
     procs = []
@@ -450,10 +451,10 @@ def storm_run(pair: ServerPair, target: str, n: int, *, room_size: int, in_fligh
         proc.start()
         procs.append(proc)
     _wait_messages(ready, "spawned", len(procs), 120)
-    cpu0 = cpu_seconds(server.pid)
+    cpu0 = tree_cpu_seconds(pids)
     go.set()
     results: list[StormResult] = _wait_messages(ready, "connected", len(procs), 600)
-    cpu = cpu_seconds(server.pid) - cpu0
+    cpu = tree_cpu_seconds(pids) - cpu0
     stop.set()
     for _ in procs:
         out.get(timeout=120)
@@ -476,4 +477,5 @@ def storm_run(pair: ServerPair, target: str, n: int, *, room_size: int, in_fligh
     if failures:
         first = next(r.first_error for r in results if r.first_error)
         notes.append(f"{failures} attempts failed and were retried, first: {first}")
-    return Measurement("storm", f"reconnect storm, {n} clients", target, values, notes)
+    workers = f", {server.workers} uvicorn workers" if server.workers > 1 else ""
+    return Measurement("storm", f"reconnect storm, {n} clients{workers}", target, values, notes)

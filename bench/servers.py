@@ -16,6 +16,7 @@ defaults.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.procstat import tree  # noqa: E402
 from tests.support.live import LiveServer  # noqa: E402
 
 RELAY_PATH = "/ws/relay/"
@@ -44,13 +46,29 @@ class BenchServer(LiveServer):
     """A ``LiveServer`` that can serve another ASGI application than the project's."""
 
     def __init__(
-        self, tmp_path: Path, *, app: str, server: str, env: dict[str, str], migrate: bool, ws: str
+        self,
+        tmp_path: Path,
+        *,
+        app: str,
+        server: str,
+        env: dict[str, str],
+        migrate: bool,
+        ws: str,
+        workers: int = 1,
+        redis_url: str | None = None,
     ) -> None:
-        super().__init__(tmp_path, server=server, env=env, migrate=migrate, ws=ws)
+        super().__init__(tmp_path, server=server, env=env, migrate=migrate, ws=ws, redis_url=redis_url)
         self.app = app
+        self.workers = workers
 
     def command(self) -> list[str]:
-        return [self.app if part == COLLAB_APP else part for part in super().command()]
+        command = [self.app if part == COLLAB_APP else part for part in super().command()]
+        return command + (["--workers", str(self.workers)] if self.workers > 1 else [])
+
+    @property
+    def pids(self) -> list[int]:
+        """The server's processes: with ``--workers``, the supervisor and its workers."""
+        return tree(self.pid)
 
     @property
     def pid(self) -> int:
@@ -60,15 +78,34 @@ class BenchServer(LiveServer):
 
 class ServerPair:
     def __init__(
-        self, server: str, workdir: Path, env: dict[str, str] | None = None, ws: str = "websockets"
+        self,
+        server: str,
+        workdir: Path,
+        env: dict[str, str] | None = None,
+        ws: str = "websockets",
+        workers: int = 1,
+        redis_url: str | None = None,
     ) -> None:
+        """``workers`` > 1: that many uvicorn processes per server (``uvicorn --workers``) sharing
+        ``redis_url`` (channel layer, presence, caches) under a key prefix of this run's own."""
+        if workers > 1 and (server != "uvicorn" or not redis_url):
+            raise ValueError("several workers need uvicorn and a Redis URL")
         self.server = server
         base = {**BENCH_ENV, **(env or {})}
+        if redis_url:
+            base.setdefault("COLLAB_REDIS_PREFIX", f"collab-bench-{os.getpid()}")
         collab_dir, relay_dir = workdir / f"{server}-collab", workdir / f"{server}-relay"
         collab_dir.mkdir(parents=True, exist_ok=True)
         relay_dir.mkdir(parents=True, exist_ok=True)
-        self.collab = BenchServer(collab_dir, app=COLLAB_APP, server=server, env=base, migrate=True, ws=ws)
-        self.relay = BenchServer(relay_dir, app=RELAY_APP, server=server, env=base, migrate=False, ws=ws)
+        common: dict[str, Any] = {
+            "server": server,
+            "env": base,
+            "ws": ws,
+            "workers": workers,
+            "redis_url": redis_url,
+        }
+        self.collab = BenchServer(collab_dir, app=COLLAB_APP, migrate=True, **common)
+        self.relay = BenchServer(relay_dir, app=RELAY_APP, migrate=False, **common)
         self.tokens: dict[str, str] = {}
 
     def start(self) -> ServerPair:
