@@ -79,9 +79,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--uvicorn-ws",
-        default="websockets",
+        default="websockets-sansio",
         choices=["websockets", "websockets-sansio", "wsproto"],
-        help="uvicorn's --ws implementation (default websockets, as the README runs it)",
+        help="uvicorn's --ws implementation (default websockets-sansio, as the README runs it)",
     )
     p.add_argument(
         "--workers",

@@ -82,7 +82,7 @@ class ServerPair:
         server: str,
         workdir: Path,
         env: dict[str, str] | None = None,
-        ws: str = "websockets",
+        ws: str = "websockets-sansio",
         workers: int = 1,
         redis_url: str | None = None,
     ) -> None:

@@ -25,6 +25,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 
 
+UVICORN_WS = "websockets-sansio"  # as the README's production command runs uvicorn
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -43,13 +46,14 @@ class LiveServer:
         server: str = "daphne",
         migrate: bool = True,
         verbose: bool = False,
-        ws: str = "websockets",
+        ws: str | None = None,
     ) -> None:
         self.tmp_path = Path(tmp_path)
         self.port = port or free_port()
         self.database_url = database_url or f"sqlite:///{self.tmp_path / 'live.sqlite3'}"
         self.server = server
-        self.ws = ws  # uvicorn's --ws implementation
+        # uvicorn's --ws implementation: the one the README recommends unless a test names another
+        self.ws = ws or os.environ.get("COLLAB_TEST_UVICORN_WS") or UVICORN_WS
         self.verbose = verbose  # the servers' most talkative logging (uvicorn trace, daphne -v 2)
         self.env = {
             **os.environ,
