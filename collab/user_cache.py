@@ -21,11 +21,16 @@ receivers in ``collab.signals`` forget a token when it is deleted and a user
 when it is saved (password change, deactivation, rename) or deleted, at once
 and again after the transaction commits. A session is forgotten on logout and when its row is deleted. A change made
 without signals (``QuerySet.update()``) shows after ``COLLAB["AUTH_CACHE_SECONDS"]``.
+Handshakes that miss the cache for one token or user at the same time share
+one query (a restarted process in a reconnect storm), unless something was
+forgotten after it started.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import weakref
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -111,10 +116,36 @@ async def cache_set(key: str, value: Any) -> None:
         await sync_to_async(cache.set, thread_sensitive=False)(key, value, _ttl())
 
 
+# bumped by every forget: a load that started before one is not shared with later handshakes
+_generation = 0
+_loads: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, tuple[int, asyncio.Task[Any]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def _load_once(key: str, lookup: dict[str, Any]) -> dict[str, Any] | None:
+    """``_load(lookup)``, shared by the handshakes that ask for ``key`` while it runs (a reconnect
+    storm on a cold cache: one query per credential, not one per handshake), unless something
+    was forgotten since it started."""
+    loop = asyncio.get_running_loop()
+    loads = _loads.get(loop) or _loads.setdefault(loop, {})
+    running = loads.get(key)
+    if running is None or running[0] != _generation or running[1].done():
+        task = loop.create_task(_load_async(lookup))
+        loads[key] = running = (_generation, task)
+
+        def finished(done: asyncio.Task[Any]) -> None:
+            if key in loads and loads[key][1] is done:
+                del loads[key]
+
+        task.add_done_callback(finished)
+    return await asyncio.shield(running[1])
+
+
 async def user_by_id(pk: Any) -> Any:
     values = await cache_get(user_key(pk))
     if values is None:
-        values = await _load_async({"pk": pk})
+        values = await _load_once(user_key(pk), {"pk": pk})
     return _build(values)
 
 
@@ -128,7 +159,7 @@ async def user_for_token(key: str) -> Any:
         values = await cache_get(user_key(pk))
         if values is not None:
             return _build(values)
-    values = await _load_async({"auth_token__key": key})
+    values = await _load_once(tkey, {"auth_token__key": key})
     if values is not None:
         await cache_set(tkey, values[get_user_model()._meta.pk.attname])
     return _build(values)
@@ -180,10 +211,15 @@ async def user_for_session(session: Any) -> Any:
 
 
 def _forget(keys: list[str]) -> None:
-    cache.delete_many(keys)
+    def forget() -> None:
+        global _generation
+        _generation += 1
+        cache.delete_many(keys)
+
+    forget()
     # again once the change is committed: a handshake that read the old row in
-    # between must not leave it cached
-    transaction.on_commit(lambda: cache.delete_many(keys))
+    # between must not leave it cached, nor share its load with later ones
+    transaction.on_commit(forget)
 
 
 def forget_token(key: str) -> None:

@@ -89,6 +89,31 @@ async def test_queries_per_handshake(alice: User) -> None:
     assert await queries_of(path, cookie(session)) == ["collab_document"]
 
 
+async def test_a_storm_of_cold_handshakes_with_one_token_reads_it_once(alice: User) -> None:
+    doc = await new_doc(alice, public_role="editor")
+    token = await database_sync_to_async(token_of)(alice)
+    cache.clear()
+    with tables_queried() as seen:
+        comms = await asyncio.gather(*(hello_of(f"/ws/documents/{doc.pk}/?token={token}") for _ in range(20)))
+    for comm in comms:
+        await comm.disconnect()
+    assert seen.count("auth_user") == 1, seen
+
+
+async def test_a_load_under_way_is_not_shared_once_something_was_forgotten(alice: User) -> None:
+    from collab import user_cache
+
+    token = await database_sync_to_async(token_of)(alice)
+    cache.clear()
+    with tables_queried() as seen:
+        first = asyncio.ensure_future(user_cache.user_for_token(token))
+        await asyncio.sleep(0)  # its load is under way
+        await database_sync_to_async(user_cache.forget_token)(token)
+        second = await user_cache.user_for_token(token)  # a load of its own
+        await first
+    assert second.pk == alice.pk and seen.count("auth_user") == 2, seen
+
+
 async def test_a_cold_session_and_user_cost_two_queries_then_none(alice: User) -> None:
     doc = await new_doc(alice)
     session = await signed_in(alice)
