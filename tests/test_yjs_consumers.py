@@ -7,6 +7,8 @@ durability before relay, awareness, roles, limits, wrong kind, load failures.
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pycrdt
@@ -27,8 +29,37 @@ from tests.yjs_client import CommunicatorLink, HocusClient, Mux, YClient
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
 
+_open: list[WebsocketCommunicator] = []
+
+
+@pytest.fixture(autouse=True)
+async def _disconnect_at_the_end() -> AsyncIterator[None]:
+    """Every socket a test opened is closed after it, however it ended."""
+    yield
+    while _open:
+        await _open.pop().disconnect()
+
+
+@database_sync_to_async
 def token_of(user: User) -> str:
     return str(Token.objects.get_or_create(user=user)[0].key)
+
+
+@database_sync_to_async
+def add_member(doc_id: str, user: User, role: str) -> Membership:
+    return Membership.objects.create(document_id=doc_id, user=user, role=role)
+
+
+def limit(settings: Any, **values: Any) -> None:
+    settings.COLLAB = {**settings.COLLAB, **values}
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5) -> None:
+    """Wait until the async ``check()`` holds."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.1)
 
 
 @database_sync_to_async
@@ -46,11 +77,18 @@ def version_of(doc_id: str) -> int:
     return int(Document.objects.get(pk=doc_id).version)
 
 
+async def stored_version(doc_id: str, version: int) -> bool:
+    return await version_of(doc_id) == version
+
+
+async def unloaded(doc_id: str) -> bool:
+    return yjs_room.loaded(doc_id) is None
+
+
 async def connect(path: str, user: User | None = None) -> WebsocketCommunicator:
-    query = ""
-    if user is not None:
-        query = f"?token={await database_sync_to_async(token_of)(user)}"
+    query = f"?token={await token_of(user)}" if user is not None else ""
     comm = WebsocketCommunicator(application, f"{path}{query}")
+    _open.append(comm)
     connected, _ = await comm.connect(timeout=5)
     assert connected
     return comm
@@ -78,19 +116,15 @@ async def test_ywebsocket_syncs_stores_then_relays(alice: User, bob: User) -> No
     a = await ywebsocket(doc_id, alice)
     b = await ywebsocket(doc_id, bob)
     assert a.content() == b.content() == "héllo"
-    a.type(5, " 😀 world")
-    await a.flush()
+    await a.insert(5, " 😀 world")
     await b.until(lambda: b.content() == "héllo 😀 world")
     assert await stored_text(doc_id) == "héllo 😀 world"  # stored before b heard it
     assert await version_of(doc_id) == 1
     await a.until(
         lambda: a.updates_heard >= 2
     )  # the sender hears its own update too, as from the stock server
-    b.type(0, "¡")
-    await b.flush()
+    await b.insert(0, "¡")
     await a.until(lambda: a.content() == "¡héllo 😀 world")
-    await a.close()
-    await b.close()
 
 
 async def test_ywebsocket_trailing_slash_and_query_awareness(alice: User) -> None:
@@ -102,7 +136,6 @@ async def test_ywebsocket_trailing_slash_and_query_awareness(alice: User) -> Non
     await client.link.send(codec.query_awareness())
     await client.until(lambda: client.awareness_frames > frames)
     assert list(client.awareness.values()) == [{"user": {"name": "alice"}}]
-    await client.close()
 
 
 async def test_unreadable_is_closed_before_any_sync_message(alice: User, bob: User) -> None:
@@ -132,16 +165,12 @@ async def test_viewer_updates_are_not_applied_stored_or_relayed(alice: User, bob
     doc_id = await make_doc(alice, "read me", public_role="viewer")
     viewer = await ywebsocket(doc_id, bob)
     owner = await ywebsocket(doc_id, alice)
-    viewer.type(0, "vandal ")
-    await viewer.flush()
+    await viewer.insert(0, "vandal ")
     await owner.pump(0.3)
     assert owner.content() == "read me"
     assert await version_of(doc_id) == 0
-    owner.type(7, "!")
-    await owner.flush()
+    await owner.insert(7, "!")
     await viewer.until(lambda: "!" in viewer.content())  # viewers still hear edits
-    await viewer.close()
-    await owner.close()
 
 
 async def test_awareness_reaches_everyone_and_leaves_with_the_connection(alice: User, bob: User) -> None:
@@ -157,8 +186,6 @@ async def test_awareness_reaches_everyone_and_leaves_with_the_connection(alice: 
     await a.close()
     await b.until(lambda: a.doc.client_id not in b.awareness)
     await c.until(lambda: a.doc.client_id not in c.awareness)
-    await b.close()
-    await c.close()
 
 
 async def test_presence_lists_yjs_connections(alice: User, bob: User) -> None:
@@ -170,7 +197,6 @@ async def test_presence_lists_yjs_connections(alice: User, bob: User) -> None:
     assert {e["meta"]["protocol"] for e in entries} == {"y-websocket"}
     await a.close()
     await b.until(lambda: [e["user"]["name"] for e in presence_registry().entries(doc_id)] == ["bob"])
-    await b.close()
 
 
 async def test_presence_entries_list_the_awareness_clients_of_their_connection(
@@ -201,29 +227,24 @@ async def test_presence_entries_list_the_awareness_clients_of_their_connection(
 
 
 async def test_frame_too_large_closes_4413_and_stores_nothing(alice: User, settings: Any) -> None:
-    settings.COLLAB = {**settings.COLLAB, "MAX_MESSAGE_BYTES": 1000}
+    limit(settings, MAX_MESSAGE_BYTES=1000)
     doc_id = await make_doc(alice)
     client = await ywebsocket(doc_id, alice)
-    client.type(0, "x" * 2000)
-    await client.flush()
+    await client.insert(0, "x" * 2000)
     await client.pump(0.5)
     assert client.closed == 4413
     assert await version_of(doc_id) == 0
 
 
 async def test_document_too_large_closes_4413_and_stores_nothing(alice: User, settings: Any) -> None:
-    settings.COLLAB = {**settings.COLLAB, "MAX_DOCUMENT_BYTES": 600}
+    limit(settings, MAX_DOCUMENT_BYTES=600)
     doc_id = await make_doc(alice, "start")
     client = await ywebsocket(doc_id, alice)
     for i in range(3):
-        client.type(0, "y" * 200 + str(i))
-        await client.flush()
+        await client.insert(0, "y" * 200 + str(i))
     await client.pump(0.5)
     assert client.closed == 4413
-    for _ in range(50):  # the two accepted updates are stored; the refused one never is
-        if await version_of(doc_id) == 2:
-            break
-        await asyncio.sleep(0.1)
+    await eventually(lambda: stored_version(doc_id, 2))  # the two accepted updates; the refused one never
     await asyncio.sleep(0.2)
     assert await version_of(doc_id) == 2
     text = await stored_text(doc_id)
@@ -232,7 +253,7 @@ async def test_document_too_large_closes_4413_and_stores_nothing(alice: User, se
 
 async def test_revocation_and_delete_close_live_sockets(alice: User, bob: User) -> None:
     doc_id = await make_doc(alice)
-    await database_sync_to_async(Membership.objects.create)(document_id=doc_id, user=bob, role="editor")
+    await add_member(doc_id, bob, "editor")
     bob_client = await ywebsocket(doc_id, bob)
     alice_client = await ywebsocket(doc_id, alice)
     await database_sync_to_async(Membership.objects.filter(document_id=doc_id, user=bob).delete)()
@@ -245,15 +266,12 @@ async def test_revocation_and_delete_close_live_sockets(alice: User, bob: User) 
 
 async def test_downgrade_ignores_later_updates(alice: User, bob: User) -> None:
     doc_id = await make_doc(alice)
-    membership = await database_sync_to_async(Membership.objects.create)(
-        document_id=doc_id, user=bob, role="editor"
-    )
+    membership = await add_member(doc_id, bob, "editor")
     bob_client = await ywebsocket(doc_id, bob)
     membership.role = "viewer"
     await database_sync_to_async(membership.save)()
     await bob_client.pump(0.3)
-    bob_client.type(0, "late")
-    await bob_client.flush()
+    await bob_client.insert(0, "late")
     await bob_client.pump(0.3)
     assert bob_client.closed is None
     assert await version_of(doc_id) == 0
@@ -269,7 +287,6 @@ async def test_patch_content_reaches_live_clients_and_keeps_concurrent_edits(ali
     await live.until(lambda: live.content() == "ONE two three four")
     await live.pump(0.2)
     assert await stored_text(doc_id) == "ONE two three four"
-    await live.close()
 
 
 async def test_a_failed_load_closes_1011_and_the_next_connection_works(
@@ -288,32 +305,25 @@ async def test_a_failed_load_closes_1011_and_the_next_connection_works(
     monkeypatch.setattr(yjs_room, "_load", database_sync_to_async(storage.load))
     client = await ywebsocket(doc_id, alice)
     assert client.content() == "fine"
-    await client.close()
 
 
 async def test_room_unloads_after_the_grace_period(alice: User, settings: Any) -> None:
-    settings.COLLAB = {**settings.COLLAB, "YJS_UNLOAD_GRACE": 0.2}
+    limit(settings, YJS_UNLOAD_GRACE=0.2)
     doc_id = await make_doc(alice, "x")
     client = await ywebsocket(doc_id, alice)
     assert yjs_room.loaded(doc_id) is not None
     await client.close()
-    for _ in range(50):
-        if yjs_room.loaded(doc_id) is None:
-            break
-        await asyncio.sleep(0.1)
-    assert yjs_room.loaded(doc_id) is None
+    await eventually(lambda: unloaded(doc_id))
     again = await ywebsocket(doc_id, alice)
     assert again.content() == "x"
-    await again.close()
 
 
 async def test_compaction_during_live_editing_keeps_the_state(alice: User, settings: Any) -> None:
-    settings.COLLAB = {**settings.COLLAB, "YJS_COMPACT_EVERY": 5}
+    limit(settings, YJS_COMPACT_EVERY=5)
     doc_id = await make_doc(alice)
     client = await ywebsocket(doc_id, alice)
     for i in range(23):
-        client.type(len(client.content()), f"{i}😀")
-        await client.flush()
+        await client.insert(len(client.content()), f"{i}😀")
         await client.pump(0.01)
     await client.pump(0.5)
     assert await version_of(doc_id) == 23
@@ -325,20 +335,20 @@ async def test_compaction_during_live_editing_keeps_the_state(alice: User, setti
     )()
     assert max(snapshots) >= 20
     assert await database_sync_to_async(YjsUpdate.objects.filter(document_id=doc_id).count)() < 23
-    await client.close()
 
 
 # -- Hocuspocus --------------------------------------------------------------------------------
 
 
-async def hocus(user: User | None = None) -> Mux:
-    return Mux(CommunicatorLink(await connect("/ws/hocuspocus", None)))
+async def hocus() -> Mux:
+    """A Hocuspocus socket (no credentials of its own: each document authenticates)."""
+    return Mux(CommunicatorLink(await connect("/ws/hocuspocus")))
 
 
-async def hocus_synced(mux: Mux, name: str, user: User) -> HocusClient:
+async def hocus_synced(mux: Mux, name: str, user: User, version: str | None = "4.0.0") -> HocusClient:
     """A document on a Hocuspocus socket, authenticated with ``user``'s token, started and synced."""
-    client = mux.add(name, await database_sync_to_async(token_of)(user))
-    await client.start()
+    client = mux.add(name, await token_of(user))
+    await client.start(version)
     await client.until(lambda: client.scope is not None and client.synced and client.unsynced == 0)
     return client
 
@@ -348,23 +358,19 @@ async def test_hocuspocus_auth_sync_and_sync_status_after_store(alice: User, bob
     mux = await hocus()
     client = await hocus_synced(mux, doc_id, alice)
     assert client.scope == "read-write" and client.content() == "abc"
-    client.type(3, "def")
-    await client.flush()
+    await client.insert(3, "def")
     await client.until(lambda: client.unsynced == 0)
     assert await stored_text(doc_id) == "abcdef"  # SyncStatus 1 came after the update was stored
     y = await ywebsocket(doc_id, bob)
     assert y.content() == "abcdef"
-    y.type(0, ">")
-    await y.flush()
+    await y.insert(0, ">")
     await client.until(lambda: client.content() == ">abcdef")
-    await y.close()
-    await mux.link.close()
 
 
 async def test_hocuspocus_messages_before_auth_are_held(alice: User) -> None:
     doc_id = await make_doc(alice, "held")
     mux = await hocus()
-    client = mux.add(doc_id, await database_sync_to_async(token_of)(alice))
+    client = mux.add(doc_id, await token_of(alice))
     client.type(4, "!")
     await client.send(codec.sync_step1(bytes(client.doc.get_state())))
     await client.flush()  # before the auth message
@@ -372,7 +378,6 @@ async def test_hocuspocus_messages_before_auth_are_held(alice: User) -> None:
     await client.until(lambda: client.content() in ("held!", "!held") and client.unsynced <= 0)
     await client.pump(0.2)
     assert await stored_text(doc_id) == client.content()  # concurrent inserts: either order
-    await mux.link.close()
 
 
 async def test_hocuspocus_denials(alice: User, bob: User) -> None:
@@ -381,10 +386,10 @@ async def test_hocuspocus_denials(alice: User, bob: User) -> None:
     doc_id = await make_doc(alice)
     text_doc = await database_sync_to_async(editing.create_document)(owner=alice, title="t")
     mux = await hocus()
-    private = mux.add(doc_id, await database_sync_to_async(token_of)(bob))
+    private = mux.add(doc_id, await token_of(bob))
     anonymous = mux.add(doc_id + "\0k", "")
-    wrong = mux.add(str(text_doc.pk), await database_sync_to_async(token_of)(alice))
-    mine = mux.add(doc_id + "\0mine", await database_sync_to_async(token_of)(alice))
+    wrong = mux.add(str(text_doc.pk), await token_of(alice))
+    mine = mux.add(doc_id + "\0mine", await token_of(alice))
     private.type(0, "held then dropped")
     await private.send(codec.sync_update(private.take_outgoing()[0]))
     for client in (private, anonymous, wrong, mine):
@@ -395,7 +400,6 @@ async def test_hocuspocus_denials(alice: User, bob: User) -> None:
     assert wrong.denied == "wrong_kind"
     assert private.scope is None and not private.synced
     assert await version_of(doc_id) == 0
-    await mux.link.close()
 
 
 async def test_hocuspocus_viewer_is_readonly_and_answered_0(alice: User, bob: User) -> None:
@@ -403,54 +407,41 @@ async def test_hocuspocus_viewer_is_readonly_and_answered_0(alice: User, bob: Us
     mux = await hocus()
     viewer = await hocus_synced(mux, doc_id, bob)
     assert viewer.scope == "readonly"
-    viewer.type(0, "no ")
-    await viewer.flush()
+    await viewer.insert(0, "no ")
     await viewer.until(lambda: False in viewer.statuses)
     assert await version_of(doc_id) == 0
-    await mux.link.close()
 
 
 async def test_hocuspocus_too_large_closes_that_document_only(alice: User, settings: Any) -> None:
-    settings.COLLAB = {**settings.COLLAB, "MAX_MESSAGE_BYTES": 1000}
+    limit(settings, MAX_MESSAGE_BYTES=1000)
     first, second = await make_doc(alice, "one"), await make_doc(alice, "two")
-    token = await database_sync_to_async(token_of)(alice)
     mux = await hocus()
-    a, b = mux.add(first, token), mux.add(second, token)
-    await a.start()
-    await b.start()
-    await b.until(lambda: a.synced and b.synced and a.unsynced == 0 and b.unsynced == 0)
-    a.type(0, "x" * 2000)
-    await a.flush()
+    a, b = await hocus_synced(mux, first, alice), await hocus_synced(mux, second, alice)
+    await a.insert(0, "x" * 2000)
     await a.until(lambda: a.closes == ["message_too_large"])
     assert a.statuses[-1] is False
-    b.type(3, "!")
-    await b.flush()
+    await b.insert(3, "!")
     await b.until(lambda: b.unsynced == 0)
     assert await stored_text(second) == "two!" and await version_of(first) == 0
     assert mux.closed is None
     await mux.link.send(codec.PING)
     await mux.pump(0.3)
     assert mux.pongs == 1
-    await mux.link.close()
 
 
 async def test_hocuspocus_document_too_large(alice: User, settings: Any) -> None:
-    settings.COLLAB = {**settings.COLLAB, "MAX_DOCUMENT_BYTES": 400}
+    limit(settings, MAX_DOCUMENT_BYTES=400)
     doc_id = await make_doc(alice, "s")
     mux = await hocus()
     client = await hocus_synced(mux, doc_id, alice)
-    client.type(0, "z" * 600)
-    await client.flush()
+    await client.insert(0, "z" * 600)
     await client.until(lambda: client.closes == ["document_too_large"])
     assert client.statuses[-1] is False and await version_of(doc_id) == 0
-    await mux.link.close()
 
 
 async def test_hocuspocus_revocation_and_role_change(alice: User, bob: User) -> None:
     doc_id = await make_doc(alice)
-    membership = await database_sync_to_async(Membership.objects.create)(
-        document_id=doc_id, user=bob, role="editor"
-    )
+    membership = await add_member(doc_id, bob, "editor")
     mux = await hocus()
     client = await hocus_synced(mux, doc_id, bob)
     assert client.scope == "read-write"
@@ -460,7 +451,6 @@ async def test_hocuspocus_revocation_and_role_change(alice: User, bob: User) -> 
     await database_sync_to_async(membership.delete)()
     await client.until(lambda: client.denied == "access_revoked")
     assert mux.closed is None
-    await mux.link.close()
 
 
 async def test_hocuspocus_a_deleted_auth_token_denies_its_documents(alice: User, bob: User) -> None:
@@ -468,19 +458,13 @@ async def test_hocuspocus_a_deleted_auth_token_denies_its_documents(alice: User,
     documents it opened; the socket and a document opened with another token stay."""
     doc_id = await make_doc(alice, public_role="editor")
     mux = await hocus()
-    alices = mux.add(doc_id, await database_sync_to_async(token_of)(alice))
-    bobs = mux.add(doc_id + "\0bob", await database_sync_to_async(token_of)(bob))
-    for client in (alices, bobs):
-        await client.start()
-    await bobs.until(lambda: alices.synced and bobs.synced)
+    alices, bobs = await hocus_synced(mux, doc_id, alice), await hocus_synced(mux, doc_id + "\0bob", bob)
     await database_sync_to_async(lambda: Token.objects.filter(user=alice).delete())()
     await alices.until(lambda: alices.denied == "unauthorized")
-    bobs.type(0, "still here")
-    await bobs.flush()
+    await bobs.insert(0, "still here")
     await bobs.until(lambda: bobs.unsynced == 0)
     assert bobs.denied is None and mux.closed is None
     assert await stored_text(doc_id) == "still here"
-    await mux.link.close()
 
 
 async def test_hocuspocus_and_ywebsocket_share_awareness(alice: User, bob: User) -> None:
@@ -495,20 +479,15 @@ async def test_hocuspocus_and_ywebsocket_share_awareness(alice: User, bob: User)
     await h.until(lambda: h.doc.client_id in h.awareness)
     await h.send(bytes((codec.Message.CLOSE,)))  # the provider detaches the document
     await y.until(lambda: h.doc.client_id not in y.awareness)
-    await y.close()
-    await mux.link.close()
 
 
 async def test_two_versions_of_the_auth_message(alice: User) -> None:
     """2.x/3.x send the token alone; 4.x adds the provider version."""
     doc_id = await make_doc(alice, "v")
-    token = await database_sync_to_async(token_of)(alice)
     mux = await hocus()
-    old, new = mux.add(doc_id + "\0old", token), mux.add(doc_id + "\0new", token)
-    await old.start(version=None)
-    await new.start(version="4.1.0")
-    await old.until(lambda: old.scope == new.scope == "read-write" and old.synced and new.synced)
-    await mux.link.close()
+    old = await hocus_synced(mux, doc_id + "\0old", alice, version=None)
+    new = await hocus_synced(mux, doc_id + "\0new", alice, version="4.1.0")
+    assert old.scope == new.scope == "read-write"
 
 
 async def test_a_failed_store_drops_the_room_and_closes_1011(
@@ -521,15 +500,13 @@ async def test_a_failed_store_drops_the_room_and_closes_1011(
         raise RuntimeError("database down")
 
     monkeypatch.setattr(yjs_room, "_append", database_sync_to_async(broken))
-    client.type(4, " lost")
-    await client.flush()
+    await client.insert(4, " lost")
     await client.pump(0.5)
     assert client.closed == 1011
     assert yjs_room.loaded(doc_id) is None  # the next connection loads what the database has
     monkeypatch.setattr(yjs_room, "_append", database_sync_to_async(storage.append))
     again = await ywebsocket(doc_id, alice)
     assert again.content() == "kept"
-    await again.close()
 
 
 async def test_hocuspocus_without_an_auth_message_opens_as_the_socket_user(alice: User) -> None:
@@ -545,7 +522,6 @@ async def test_hocuspocus_without_an_auth_message_opens_as_the_socket_user(alice
     other = mux.add(private)
     await other.send(codec.sync_step1(bytes(other.doc.get_state())))
     await other.until(lambda: other.denied == "unauthorized")
-    await mux.link.close()
 
 
 async def test_a_stored_batch_is_relayed_as_one_merged_update(alice: User) -> None:

@@ -58,10 +58,8 @@ async def test_python_clients_on_both_endpoints(server: LiveServer) -> None:
         await h.start()
         await y.until(lambda: y.synced and y.content() == "start 😀")
         await h.until(lambda: h.scope == "read-write" and h.synced and h.unsynced == 0)
-        y.type(8, " y")
-        await y.flush()
-        h.type(0, "h ")
-        await h.flush()
+        await y.insert(8, " y")
+        await h.insert(0, "h ")
         await h.until(lambda: "start 😀 y" in h.content() and h.unsynced == 0)
         await y.until(lambda: y.content() == h.content())
         await y.set_awareness({"user": "alice"})
@@ -78,8 +76,7 @@ async def test_python_client_too_large_frame_closes_4413(server: LiveServer) -> 
         y = YClient(SocketLink(ws))
         await y.start()
         await y.until(lambda: y.synced)
-        y.type(0, "x" * 300_000)  # past max_message_bytes (256 KiB)
-        await y.flush()
+        await y.insert(0, "x" * 300_000)  # past max_message_bytes (256 KiB)
         await y.pump(2)
         assert y.closed == 4413
     assert rest_text(server, doc_id) == ""

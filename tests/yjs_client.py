@@ -103,6 +103,15 @@ class BaseClient:
         """Insert at a code-point index (pycrdt counts UTF-8 bytes)."""
         self.text.insert(len(self.content()[:index].encode()), value)
 
+    async def insert(self, index: int, value: str) -> None:
+        """``type`` and send it."""
+        self.type(index, value)
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Send the local changes made since the last flush."""
+        raise NotImplementedError
+
     def delete(self, index: int, length: int) -> None:
         current = self.content()
         start = len(current[:index].encode())
