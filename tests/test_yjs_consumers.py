@@ -16,13 +16,16 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
+from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from collab.models import Document, Membership, YjsUpdate
+from collab.realtime.hub import hub
 from collab.realtime.presence_store import registry as presence_registry
 from collab.yjs import codec, storage
 from collab.yjs import documents as yjs_documents
 from collab.yjs import room as yjs_room
+from collab.yjs.consumers import IMPLICIT_AUTH_AFTER
 from project.asgi import application
 from tests.yjs_client import CommunicatorLink, HocusClient, Mux, YClient
 
@@ -43,6 +46,13 @@ async def _disconnect_at_the_end() -> AsyncIterator[None]:
 @database_sync_to_async
 def token_of(user: User) -> str:
     return str(Token.objects.get_or_create(user=user)[0].key)
+
+
+@database_sync_to_async
+def session_cookie(user: User) -> list[tuple[bytes, bytes]]:
+    client = Client()
+    client.force_login(user)
+    return [(b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
 
 
 @database_sync_to_async
@@ -85,9 +95,11 @@ async def unloaded(doc_id: str) -> bool:
     return yjs_room.loaded(doc_id) is None
 
 
-async def connect(path: str, user: User | None = None) -> WebsocketCommunicator:
+async def connect(
+    path: str, user: User | None = None, headers: list[tuple[bytes, bytes]] | None = None
+) -> WebsocketCommunicator:
     query = f"?token={await token_of(user)}" if user is not None else ""
-    comm = WebsocketCommunicator(application, f"{path}{query}")
+    comm = WebsocketCommunicator(application, f"{path}{query}", headers=headers)
     _open.append(comm)
     connected, _ = await comm.connect(timeout=5)
     assert connected
@@ -289,8 +301,9 @@ async def test_patch_content_reaches_live_clients_and_keeps_concurrent_edits(ali
     assert await stored_text(doc_id) == "ONE two three four"
 
 
-async def test_a_failed_load_closes_1011_and_the_next_connection_works(
-    alice: User, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("endpoint", ["y-websocket", "hocuspocus"])
+async def test_a_failed_load_closes_1011_leaves_nothing_and_the_next_connection_loads(
+    alice: User, monkeypatch: pytest.MonkeyPatch, endpoint: str
 ) -> None:
     doc_id = await make_doc(alice, "fine")
 
@@ -298,13 +311,29 @@ async def test_a_failed_load_closes_1011_and_the_next_connection_works(
         raise RuntimeError("database down")
 
     monkeypatch.setattr(yjs_room, "_load", database_sync_to_async(broken))
-    comm = await connect(f"/ws/yjs/{doc_id}", alice)
-    assert await closed_with(comm) == 1011
-    assert yjs_room.loaded(doc_id) is None
-    assert presence_registry().entries(doc_id) == []
+    if endpoint == "y-websocket":
+        first: YClient | HocusClient = YClient(CommunicatorLink(await connect(f"/ws/yjs/{doc_id}", alice)))
+    else:
+        first = (await hocus()).add(doc_id, await token_of(alice))
+    await first.start()
+    await first.until(lambda: first.closed is not None)
+    assert first.closed == 1011 and not first.synced
+    await eventually(lambda: nothing_held(doc_id))
     monkeypatch.setattr(yjs_room, "_load", database_sync_to_async(storage.load))
-    client = await ywebsocket(doc_id, alice)
-    assert client.content() == "fine"
+    if endpoint == "y-websocket":
+        again: YClient | HocusClient = await ywebsocket(doc_id, alice)
+    else:
+        again = await hocus_synced(await hocus(), doc_id, alice)
+    assert again.content() == "fine"
+
+
+async def nothing_held(doc_id: str) -> bool:
+    """No live room, presence entry or hub member is left for the document."""
+    return (
+        yjs_room.loaded(doc_id) is None
+        and not presence_registry().entries(doc_id)
+        and not hub().members(doc_id)
+    )
 
 
 async def test_room_unloads_after_the_grace_period(alice: User, settings: Any) -> None:
@@ -367,6 +396,21 @@ async def test_hocuspocus_auth_sync_and_sync_status_after_store(alice: User, bob
     await client.until(lambda: client.content() == ">abcdef")
 
 
+async def test_hocuspocus_the_servers_own_sync_step_1_brings_in_the_providers_offline_edits(
+    alice: User,
+) -> None:
+    """As the stock server does: the provider answers the server's step 1 with what the server lacks."""
+    doc_id = await make_doc(alice, "online")
+    mux = await hocus()
+    client = mux.add(doc_id, await token_of(alice))
+    client.type(0, "offline ")
+    client.take_outgoing()  # made while offline: never sent as an update of its own
+    await client.start()
+    await client.until(lambda: client.synced and True in client.statuses)  # its step 2, stored
+    text = await stored_text(doc_id)
+    assert "offline " in text and "online" in text and text == client.content()
+
+
 async def test_hocuspocus_messages_before_auth_are_held(alice: User) -> None:
     doc_id = await make_doc(alice, "held")
     mux = await hocus()
@@ -402,52 +446,81 @@ async def test_hocuspocus_denials(alice: User, bob: User) -> None:
     assert await version_of(doc_id) == 0
 
 
+async def test_hocuspocus_after_permission_denied_nothing_more_of_that_document_is_applied_or_sent(
+    alice: User, bob: User
+) -> None:
+    """Bob's token is denied on a socket that carries Alice's session cookie: what the provider sends
+    for that document afterwards is not opened as Alice (no second auth answer, nothing stored),
+    until it authenticates the name again."""
+    doc_id = await make_doc(alice, "alice's")
+    mux = Mux(CommunicatorLink(await connect("/ws/hocuspocus", headers=await session_cookie(alice))))
+    denied = mux.add(doc_id, await token_of(bob))
+    await denied.start()
+    await denied.until(lambda: denied.denied == "not_found")
+    await denied.insert(0, "bob was here ")
+    await denied.send(codec.sync_step1(bytes(denied.doc.get_state())))
+    await denied.pump(IMPLICIT_AUTH_AFTER + 0.5)  # a document without an auth message would open by now
+    assert denied.denials == 1 and denied.scope is None and not denied.synced
+    assert await version_of(doc_id) == 0
+    denied.token = ""  # authenticating again, with the session: Alice's own document opens
+    await denied.start()
+    await denied.until(lambda: denied.scope == "read-write" and denied.synced)
+
+
 async def test_hocuspocus_viewer_is_readonly_and_answered_0(alice: User, bob: User) -> None:
     doc_id = await make_doc(alice, "look", public_role="viewer")
+    owner = await ywebsocket(doc_id, alice)
     mux = await hocus()
     viewer = await hocus_synced(mux, doc_id, bob)
     assert viewer.scope == "readonly"
     await viewer.insert(0, "no ")
     await viewer.until(lambda: False in viewer.statuses)
+    await owner.pump(0.3)
+    assert owner.updates_heard == 1 and owner.content() == "look"  # its sync step 2 only: nothing relayed
     assert await version_of(doc_id) == 0
+    await owner.insert(4, "!")
+    await viewer.until(lambda: viewer.content() == "no look!")  # a viewer still hears the others
 
 
-async def test_hocuspocus_too_large_closes_that_document_only(alice: User, settings: Any) -> None:
-    limit(settings, MAX_MESSAGE_BYTES=1000)
+@pytest.mark.parametrize(
+    ("setting", "reason"),
+    [("MAX_MESSAGE_BYTES", "message_too_large"), ("MAX_DOCUMENT_BYTES", "document_too_large")],
+)
+async def test_hocuspocus_too_large_closes_that_document_only(
+    alice: User, settings: Any, setting: str, reason: str
+) -> None:
+    """SyncStatus 0 and a CLOSE for that document, nothing of it stored; the socket stays open."""
+    limit(settings, **{setting: 1000})
     first, second = await make_doc(alice, "one"), await make_doc(alice, "two")
     mux = await hocus()
     a, b = await hocus_synced(mux, first, alice), await hocus_synced(mux, second, alice)
     await a.insert(0, "x" * 2000)
-    await a.until(lambda: a.closes == ["message_too_large"])
+    await a.until(lambda: a.closes == [reason])
     assert a.statuses[-1] is False
     await b.insert(3, "!")
     await b.until(lambda: b.unsynced == 0)
     assert await stored_text(second) == "two!" and await version_of(first) == 0
+    assert await stored_text(first) == "one"
     assert mux.closed is None
     await mux.link.send(codec.PING)
     await mux.pump(0.3)
     assert mux.pongs == 1
 
 
-async def test_hocuspocus_document_too_large(alice: User, settings: Any) -> None:
-    limit(settings, MAX_DOCUMENT_BYTES=400)
-    doc_id = await make_doc(alice, "s")
-    mux = await hocus()
-    client = await hocus_synced(mux, doc_id, alice)
-    await client.insert(0, "z" * 600)
-    await client.until(lambda: client.closes == ["document_too_large"])
-    assert client.statuses[-1] is False and await version_of(doc_id) == 0
-
-
 async def test_hocuspocus_revocation_and_role_change(alice: User, bob: User) -> None:
     doc_id = await make_doc(alice)
     membership = await add_member(doc_id, bob, "editor")
+    owner = await ywebsocket(doc_id, alice)
     mux = await hocus()
     client = await hocus_synced(mux, doc_id, bob)
     assert client.scope == "read-write"
     membership.role = "viewer"
     await database_sync_to_async(membership.save)()
     await client.until(lambda: client.scope == "readonly")
+    await client.insert(0, "ignored")  # a downgraded editor's later updates: answered 0, not applied
+    await client.until(lambda: client.statuses[-1] is False)
+    await owner.pump(0.3)
+    assert owner.content() == "" and await version_of(doc_id) == 0
     await database_sync_to_async(membership.delete)()
     await client.until(lambda: client.denied == "access_revoked")
     assert mux.closed is None

@@ -209,7 +209,8 @@ class HocusClient(BaseClient):
         self.prefix = codec.varstring(name)
         self.token = token
         self.scope: str | None = None
-        self.denied: str | None = None
+        self.denied: str | None = None  # the reason of the last PermissionDenied
+        self.denials = 0
         self.statuses: list[bool] = []
         self.closes: list[str] = []
         self.unsynced = 0
@@ -236,6 +237,7 @@ class HocusClient(BaseClient):
                 self.scope = reader.varstring()
             elif sub == codec.Auth.PERMISSION_DENIED:
                 self.denied = reader.varstring()
+                self.denials += 1
         elif kind == Message.SYNC_STATUS:
             ok = reader.varuint() == 1
             self.statuses.append(ok)

@@ -61,6 +61,7 @@ WRONG_KIND, PROTOCOL_ABUSE, RATE_LIMITED = (
 CLOSED_BY_ADMIN, SERVER_ERROR = CloseCode.CLOSED_BY_ADMIN, CloseCode.SERVER_ERROR
 MAX_PENDING_DOCUMENTS = 64  # Hocuspocus: documents waiting for their auth answer, per socket
 MAX_HELD = 1000  # messages held per document until its auth is answered
+MAX_DENIED = 1024  # Hocuspocus: denied document names remembered per socket (the oldest go first)
 # 2.x providers send no auth message when they have no token; their messages are held this
 # long (seconds) for an auth message, then the document is opened with the socket's own user
 IMPLICIT_AUTH_AFTER = 1.0
@@ -328,6 +329,9 @@ class HocuspocusConsumer(BinarySocket):
         self.peers: dict[str, Peer] = {}  # attached, by document name as received
         self.pending: dict[str, list[bytes]] = {}  # waiting for the auth answer: held messages
         self.authenticating: set[str] = set()
+        # answered PermissionDenied: nothing more of these is applied or answered until the
+        # provider authenticates the name again (an insertion-ordered set, bounded)
+        self.denied: dict[str, None] = {}
         await self.accept()
         self.opened(None, None)
 
@@ -370,6 +374,10 @@ class HocuspocusConsumer(BinarySocket):
         except FrameError:
             self.strike()
             return
+        if name in self.denied:
+            if auth is None:
+                return
+            del self.denied[name]
         held = self.pending.get(name)
         if held is None:
             if len(self.pending) >= MAX_PENDING_DOCUMENTS:
@@ -436,7 +444,13 @@ class HocuspocusConsumer(BinarySocket):
 
     def deny(self, name: str, prefix: bytes, reason: str) -> None:
         self.pending.pop(name, None)  # held messages are dropped
+        self.remember_denied(name)
         self.send_bytes(prefix + codec.permission_denied(reason))
+
+    def remember_denied(self, name: str) -> None:
+        self.denied[name] = None
+        if len(self.denied) > MAX_DENIED:
+            del self.denied[next(iter(self.denied))]
 
     def handle_attached(self, peer: Peer, reader: Reader) -> None:
         """One message (after its document name) for a document attached to this socket."""
@@ -501,6 +515,7 @@ class HocuspocusConsumer(BinarySocket):
         if self.peers.get(peer.name or "") is not peer:
             return
         peer.send_body(codec.permission_denied(reason))
+        self.remember_denied(peer.name or "")
         self.drop(peer)
 
     def role_changed(self, peer: Peer) -> None:
