@@ -4,7 +4,7 @@
   other) edit concurrently and converge on what REST serves on either process,
   even when the channel layer drops messages (capacity 1);
 - a process killed with SIGKILL: the awareness clients of its connections are
-  removed for the survivors' clients within the presence lease bound.
+  removed for the survivors' clients within 60 s, with the presence leases as shipped.
 """
 
 from __future__ import annotations
@@ -35,8 +35,7 @@ def pair(
     env = {
         "COLLAB_REDIS_PREFIX": f"t{uuid.uuid4().hex[:8]}",
         "COLLAB_LAYER_CAPACITY": "1",  # the layer drops what does not fit: rooms catch up from the database
-        "COLLAB_PRESENCE_TTL": "4",
-        "COLLAB_PRESENCE_HEARTBEAT": "1",
+        # presence leases as shipped (30 s, renewed and swept every 10 s): the crash bound is checked as is
         "COLLAB_YJS_RESYNC_INTERVAL": "1",
     }
     a, b = server_pair(tmp_path, database_url=scratch_database, redis_url=redis_url, env=env)
@@ -108,6 +107,8 @@ async def test_a_killed_process_loses_its_awareness_clients(pair: tuple[LiveServ
         b.kill()
         started = time.monotonic()
         await watcher.until(lambda: doomed.doc.client_id not in watcher.awareness, timeout=60)
-        assert time.monotonic() - started < 60
+        took = time.monotonic() - started
+        print(f"the killed process's awareness client was removed after {took:.1f} s")
+        assert took < 60
         status, entries = a.request("GET", f"/api/documents/{doc_id}/presence/", token=tokens["alice"])
         assert status == 200 and len(entries) == 1
