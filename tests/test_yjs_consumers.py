@@ -301,6 +301,28 @@ async def test_patch_content_reaches_live_clients_and_keeps_concurrent_edits(ali
     assert await stored_text(doc_id) == "ONE two three four"
 
 
+async def test_connections_arriving_together_share_one_load(
+    alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One live document per room per process: the connections that arrive while it loads wait for it."""
+    doc_id = await make_doc(alice, "once")
+    loads: list[str] = []
+
+    def slow_load(document_id: Any) -> Any:
+        loads.append(str(document_id))
+        time.sleep(0.3)
+        return storage.load(document_id)
+
+    monkeypatch.setattr(yjs_room, "_load", database_sync_to_async(slow_load))
+    mux = await hocus()
+    clients = await asyncio.gather(
+        ywebsocket(doc_id, alice), ywebsocket(doc_id, alice), hocus_synced(mux, doc_id, alice)
+    )
+    assert [c.content() for c in clients] == ["once"] * 3
+    assert loads == [doc_id]
+    assert len(yjs_room.loaded(doc_id).peers) == 3  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize("endpoint", ["y-websocket", "hocuspocus"])
 async def test_a_failed_load_closes_1011_leaves_nothing_and_the_next_connection_loads(
     alice: User, monkeypatch: pytest.MonkeyPatch, endpoint: str
@@ -347,12 +369,19 @@ async def test_room_unloads_after_the_grace_period(alice: User, settings: Any) -
     assert again.content() == "x"
 
 
-async def test_compaction_during_live_editing_keeps_the_state(alice: User, settings: Any) -> None:
-    limit(settings, YJS_COMPACT_EVERY=5)
+@pytest.mark.parametrize(
+    ("limits", "pad"),
+    [({"YJS_COMPACT_EVERY": 5}, ""), ({"YJS_COMPACT_EVERY": 1000, "YJS_COMPACT_BYTES": 500}, "b" * 100)],
+    ids=["every-5-updates", "every-500-bytes"],
+)
+async def test_compaction_during_live_editing_keeps_the_state(
+    alice: User, settings: Any, limits: dict[str, int], pad: str
+) -> None:
+    limit(settings, **limits)
     doc_id = await make_doc(alice)
     client = await ywebsocket(doc_id, alice)
-    for i in range(23):
-        await client.insert(len(client.content()), f"{i}😀")
+    for i in range(23):  # by bytes: each update is over 100 bytes, so one snapshot every 5 or fewer
+        await client.insert(len(client.content()), f"{i}😀{pad}")
         await client.pump(0.01)
     await client.pump(0.5)
     assert await version_of(doc_id) == 23
@@ -369,9 +398,9 @@ async def test_compaction_during_live_editing_keeps_the_state(alice: User, setti
 # -- Hocuspocus --------------------------------------------------------------------------------
 
 
-async def hocus() -> Mux:
+async def hocus(path: str = "/ws/hocuspocus") -> Mux:
     """A Hocuspocus socket (no credentials of its own: each document authenticates)."""
-    return Mux(CommunicatorLink(await connect("/ws/hocuspocus")))
+    return Mux(CommunicatorLink(await connect(path)))
 
 
 async def hocus_synced(mux: Mux, name: str, user: User, version: str | None = "4.0.0") -> HocusClient:
@@ -384,7 +413,7 @@ async def hocus_synced(mux: Mux, name: str, user: User, version: str | None = "4
 
 async def test_hocuspocus_auth_sync_and_sync_status_after_store(alice: User, bob: User) -> None:
     doc_id = await make_doc(alice, "abc", public_role="editor")
-    mux = await hocus()
+    mux = await hocus("/ws/hocuspocus/")  # a trailing slash is fine too
     client = await hocus_synced(mux, doc_id, alice)
     assert client.scope == "read-write" and client.content() == "abc"
     await client.insert(3, "def")

@@ -1,8 +1,13 @@
 """Message framing of the y-websocket and Hocuspocus protocols (lib0 encoding), nothing else.
 
-pycrdt holds and merges Yjs state and builds the y-protocols sync messages; this
-module reads frames defensively (every length is checked, a short or malformed
-frame raises ``FrameError``) and writes the few envelopes pycrdt does not::
+pycrdt holds, diffs and merges Yjs state: every update and state vector inside a
+frame is pycrdt's (Yjs update format v1). This module only reads and writes the
+envelopes around them, defensively (every length is checked, a short or
+malformed frame raises ``FrameError``): the y-protocols sync and awareness
+messages (pycrdt's helpers for them work on a ``Doc`` or a stateful
+``pycrdt.Awareness`` as they parse, without the checks a server makes before
+it applies anything, and know nothing of the sessions that introduced each
+awareness client) and the Hocuspocus additions::
 
     y-websocket frame:  varuint type, then for Sync(0): varuint step, varbytes
                                            for Awareness(1): varbytes
