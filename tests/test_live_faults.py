@@ -377,7 +377,8 @@ async def test_a_stalled_yjs_reader_is_closed_4408_as_a_whole_while_updates_and_
 def awareness_heard(sock: socket.socket, name: str) -> tuple[int, dict[int, AwarenessEntry], int | None]:
     """Read a raw Hocuspocus socket until it goes quiet for 3 s: the awareness frames of ``name``,
     the latest entry per awareness client (y-protocols' clock rule), and the close code if any."""
-    count, latest, closed = 0, {}, None
+    count, closed = 0, None
+    latest: dict[int, AwarenessEntry] = {}
     for opcode, payload in frames(sock, 60, idle=3):
         if opcode == 0x8:
             closed = int.from_bytes(payload[:2], "big")
