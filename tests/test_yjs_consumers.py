@@ -40,7 +40,9 @@ async def _disconnect_at_the_end() -> AsyncIterator[None]:
     """Every socket a test opened is closed after it, however it ended."""
     yield
     while _open:
-        await _open.pop().disconnect()
+        comm = _open.pop()
+        if not comm.future.get_loop().is_closed():  # else its application was cancelled with the loop
+            await comm.disconnect()
 
 
 @database_sync_to_async
