@@ -248,6 +248,13 @@ def test_revocation_downgrade_and_delete_take_effect_live(server: LiveServer) ->
         )
         assert status == 200
         carol_hp.wait_event("authenticated", scope="readonly", timeout=10)
+
+        def carol_is_a_viewer_everywhere() -> bool:  # each connection rechecks her role on its own
+            entries = server.request("GET", f"/api/documents/{doc_id}/presence/", token=t["alice"])[1]
+            roles = [e["role"] for e in entries if e["user"]["name"] == "carol"]
+            return len(roles) == 2 and set(roles) == {"viewer"}
+
+        owner.wait_for(carol_is_a_viewer_everywhere, what="carol's connections to see her new role")
         carol.call("insert", index=0, text="IGNORED ")
         carol_hp.call("insert", index=0, text="HP-IGNORED ")
         owner.call("insert", index=len("carol "), text="owner")
