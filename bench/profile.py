@@ -72,8 +72,12 @@ def parse_frame(frame: str) -> tuple[str, str]:
 
 
 class Profiler:
-    def __init__(self, exe: str, output: Path, *, duration: float, rate: int = 200) -> None:
+    def __init__(
+        self, exe: str, output: Path, *, duration: float, rate: int = 200, gil: bool = False
+    ) -> None:
         self.exe, self.output, self.duration, self.rate = exe, Path(output), duration, rate
+        # only the thread holding the GIL: CPU, not a thread's wait for the GIL after a system call
+        self.gil = gil
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, pid: int) -> None:
@@ -81,6 +85,7 @@ class Profiler:
             [
                 self.exe, "record", "--pid", str(pid), "--duration", str(int(self.duration)),
                 "--rate", str(self.rate), "--format", "raw", "--output", str(self.output), "--nonblocking",
+                *(["--gil"] if self.gil else []),
             ],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )  # fmt: skip

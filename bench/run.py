@@ -111,7 +111,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--profile",
         action="store_true",
-        help="py-spy the collab server in an extra N=100 fast run and commit run",
+        help="py-spy the collab server in an extra N=100 fast run, commit run and storm run",
     )
     p.add_argument(
         "--memprofile",
@@ -204,6 +204,8 @@ def run_server(server: str, args: argparse.Namespace, workdir: Path) -> tuple[li
                         )
                         show(server, m)
                         out.append(m)
+                if args.profile:
+                    profiles.append(profile_storm(server, pair, n, args, workdir))
     finally:
         pair.stop()
     return out, [p for p in profiles if p]
@@ -246,6 +248,26 @@ def profile_run(server: str, fan: Fanout, args: argparse.Namespace, workdir: Pat
         f"py-spy on the collab server ({server}) during an extra as-fast-as-it-goes run, N=100 "
         f"(delivered {m.values['rate']:,.0f} msg/s, {m.values['cpu']:.0f}% CPU while sampled):\n\n"
         f"```\n{summary}\n```"
+    )
+
+
+def profile_storm(server: str, pair: ServerPair, n: int, args: argparse.Namespace, workdir: Path) -> str:
+    exe = py_spy()
+    if exe is None:
+        log("py-spy not found: pip install py-spy")
+        return ""
+    # sampled for the storm's first seconds: about as long as n clients take to connect
+    spy = Profiler(exe, workdir / f"{server}-collab-storm{n}.raw", duration=max(2.0, n / 1000), gil=True)
+    m = storm_run(
+        pair, "collab", n, room_size=args.room_size, in_flight=args.storm_in_flight, profile=spy.start
+    )  # fmt: skip
+    show(server, m)
+    summary = spy.summary()
+    log(f"{server} storm profile:\n{summary}")
+    return (
+        f"py-spy --gil (CPU only) on the collab server ({server}) during an extra reconnect storm of {n} clients "
+        f"({m.values['connects']:,.0f} connects/s, {m.values['cpu_ms']:.2f} ms of server CPU per "
+        f"connection):\n\n```\n{summary}\n```"
     )
 
 

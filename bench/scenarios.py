@@ -430,7 +430,9 @@ def idle_run(
 STORM_USERS = ["reader", *EDITORS]
 
 
-def storm_run(pair: ServerPair, target: str, n: int, *, room_size: int, in_flight: int) -> Measurement:
+def storm_run(
+    pair: ServerPair, target: str, n: int, *, room_size: int, in_flight: int, profile: Any = None
+) -> Measurement:
     server = server_of(pair, target)
     urls = room_urls(pair, target, n, room_size, STORM_USERS)
     server.restart()  # a deploy: a new process with cold caches, every client back at once
@@ -452,6 +454,8 @@ def storm_run(pair: ServerPair, target: str, n: int, *, room_size: int, in_fligh
         procs.append(proc)
     _wait_messages(ready, "spawned", len(procs), 120)
     cpu0 = tree_cpu_seconds(pids)
+    if profile is not None:
+        profile(server.pid)
     go.set()
     results: list[StormResult] = _wait_messages(ready, "connected", len(procs), 600)
     cpu = tree_cpu_seconds(pids) - cpu0

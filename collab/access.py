@@ -52,8 +52,12 @@ log = logging.getLogger(__name__)
 Policy = Callable[[Any, Document], str]
 
 
+# by plain string: ``Role.values`` builds a list on every access, and this runs per handshake
+_RANK_OF = {role.value: rank for role, rank in ROLE_RANK.items()}
+
+
 def _rank(role: str) -> int:
-    return ROLE_RANK.get(Role(role), 0) if role in Role.values else 0
+    return _RANK_OF.get(role, 0)
 
 
 def higher(a: str, b: str) -> str:
@@ -140,7 +144,7 @@ def roles_changed(document: Document | Any) -> None:
 
 
 def can_read(role: str) -> bool:
-    return _rank(role) >= ROLE_RANK[Role.VIEWER]
+    return _rank(role) >= _RANK_OF[Role.VIEWER]
 
 
 def can_edit(role: str) -> bool:
