@@ -21,6 +21,7 @@ from typing import Any
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from collab import access
@@ -40,13 +41,27 @@ from collab.realtime.presence_store import registry
 from collab.realtime.transport import sink_for
 
 log = logging.getLogger(__name__)
-NO_LAYER = "collab-no-per-connection-channel"
 
 
-class BaseConsumer(Tracked, AsyncWebsocketConsumer):
+class DirectLoop(AsyncWebsocketConsumer):
+    """Channels' ``AsyncConsumer.__call__`` for a consumer with no channel of its own (the hub
+    relays for the process): each message from the server is dispatched as it is received, without
+    a channel-layer lookup per connection or a task and an ``asyncio.wait`` per message."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
+
+
+class BaseConsumer(Tracked, DirectLoop):
     """Lifecycle and receive loop; subclasses give ``connect``, ``parse``, ``handle``, ``cleanup``."""
 
-    channel_layer_alias = NO_LAYER  # no per-connection channel: the hub relays for the process
     too_slow_frame: Frame | None = TOO_SLOW_FRAME  # what the client reads before a 4408 close
     session: str
     user: Any

@@ -2,7 +2,8 @@
 
 Every frame a connection sends goes through its ``Outbox``, in order: there is
 no second queue and no second writer (two writers waiting on one socket is
-what breaks websockets' flow control under uvicorn). Under daphne a frame is
+what breaks websockets' flow control under uvicorn). Under daphne, and under
+uvicorn's ``websockets-sansio`` while its transport takes writes, a frame is
 written at once, without a coroutine, while the server's buffer is small;
 otherwise it waits in the queue for the writer task::
 
@@ -129,7 +130,7 @@ class Outbox:
         """Send ``frame`` after everything before it; False if the socket is closing or gone."""
         if self.state != OPEN:
             return False
-        if not self.queue and self._writable_now():
+        if self._idle() and self._writable_now():
             return self._write_now(frame)
         self._enqueue(frame, len(frame))
         return True
@@ -142,7 +143,7 @@ class Outbox:
         if self.slots is not None and key in self.slots:
             self.slots[key] = latest
             return
-        if not self.queue and self._writable_now():
+        if self._idle() and self._writable_now():
             frame = latest() if callable(latest) else latest
             if frame is not None:
                 self._write_now(frame)
@@ -223,8 +224,12 @@ class Outbox:
             writer.cancel()
 
     # -- internals ---------------------------------------------------------------
+    def _idle(self) -> bool:
+        # nothing queued, and no writer between taking a frame and its awaited send
+        return not self.queue and self.writer is None
+
     def _writable_now(self) -> bool:
-        if not self.sink.sync:
+        if not self.sink.can_write_now():
             return False
         buffered = self.sink.buffered()
         return buffered is None or buffered <= self.high
@@ -292,9 +297,9 @@ class Outbox:
                     await self._send_close(item.code)
                     self.state = CLOSED
                     break
-                if self.sink.sync:
+                if self._writable_now():
                     self.sink.write_now(item)
-                else:
+                else:  # uvicorn while its transport has paused writing, unknown servers
                     await self.base_send(_send_message(item))
                 self.frames += 1
         except asyncio.CancelledError:

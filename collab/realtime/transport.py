@@ -5,9 +5,11 @@ ASGI gives an application no backpressure for WebSocket sends: daphne's
 stops reading would grow server memory without bound. ``Sink`` looks behind
 the ASGI ``send`` callable for the server's transport so that the delivery
 code can see how far behind a client is (``buffered()``) and stop writing to
-it. Under daphne it also writes without the per-message coroutine
-(``write_now``), which is most of the fan-out cost. Unknown servers get a sink
-that knows nothing (``buffered() is None``); the outbox then bounds its own queue.
+it. Under daphne, and under uvicorn's ``websockets-sansio`` while its
+transport takes writes, it also writes without the per-message coroutine
+(``write_now``), which is most of the fan-out cost (and of a handshake's
+writes). Unknown servers get a sink that knows nothing (``buffered() is
+None``); the outbox then bounds its own queue.
 Middleware that wraps ``send`` (Channels' session middleware, on every handshake
 without a token) is looked through. Only ``collab.realtime.outbox`` uses a sink.
 """
@@ -24,10 +26,14 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 class Sink:
     """A server we know nothing about: no buffer reading, no synchronous write."""
 
-    sync = False
+    sync = False  # the server's send never waits (daphne): the outbox polls its buffer instead
 
     def buffered(self) -> int | None:
         return None
+
+    def can_write_now(self) -> bool:
+        """``write_now`` may take the next frame at once (else: await the ASGI ``send``)."""
+        return self.sync
 
     def write_now(self, frame: str | bytes) -> None:
         raise NotImplementedError
@@ -99,6 +105,46 @@ class AsyncioSink(Sink):
         self.transport.abort()
 
 
+class SansIOSink(AsyncioSink):
+    """uvicorn's ``websockets-sansio`` protocol: its ``send`` waits only while the transport has
+    paused writing (a client that stopped reading); until then a frame is written here the way
+    that ``send`` writes it, without a coroutine."""
+
+    def __init__(self, protocol: Any) -> None:
+        super().__init__(protocol.transport)
+        self.protocol = protocol
+
+    def can_write_now(self) -> bool:
+        p = self.protocol
+        return bool(
+            p.handshake_complete
+            and p.writable.is_set()
+            and not (p.disconnected or p.close_sent or p.initial_response is not None)
+            and not self.transport.is_closing()
+        )
+
+    def write_now(self, frame: str | bytes) -> None:
+        conn = self.protocol.conn
+        if isinstance(frame, str):
+            conn.send_text(frame.encode())
+        else:
+            conn.send_binary(frame)
+        self.transport.write(b"".join(conn.data_to_send()))
+
+
+def _sansio_protocol() -> type | None:
+    try:
+        from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+    except ImportError:  # uvicorn not installed, or a version without it
+        return None
+    needed = ("conn", "writable", "handshake_complete", "disconnected", "close_sent", "initial_response")
+    probe = WebSocketsSansIOProtocol.__init__.__code__.co_names
+    return WebSocketsSansIOProtocol if all(name in probe for name in needed) else None
+
+
+_SANSIO = _sansio_protocol()
+
+
 def sink_for(send: Send) -> Sink:
     send = server_send(send)
     if isinstance(send, functools.partial) and send.args:
@@ -108,6 +154,8 @@ def sink_for(send: Send) -> Sink:
     owner = getattr(send, "__self__", None)
     transport = getattr(owner, "transport", None)
     if transport is not None and hasattr(transport, "get_write_buffer_size"):
+        if _SANSIO is not None and isinstance(owner, _SANSIO):
+            return SansIOSink(owner)
         return AsyncioSink(transport)
     return Sink()
 
