@@ -257,7 +257,9 @@ def profile_storm(server: str, pair: ServerPair, n: int, args: argparse.Namespac
         log("py-spy not found: pip install py-spy")
         return ""
     # sampled for the storm's first seconds: about as long as n clients take to connect
-    spy = Profiler(exe, workdir / f"{server}-collab-storm{n}.raw", duration=max(2.0, n / 1000), gil=True)
+    spy = Profiler(
+        exe, workdir / f"{server}-collab-storm{n}.raw", duration=max(2.0, n / 1000), gil=True, rate=1000
+    )
     m = storm_run(
         pair, "collab", n, room_size=args.room_size, in_flight=args.storm_in_flight, profile=spy.start
     )  # fmt: skip
