@@ -443,6 +443,20 @@ async def test_member_removed_closes_4403_and_downgrade_sends_role(
     await c.close()
 
 
+async def test_a_downgrade_takes_effect_at_once(alice: User, bob: User) -> None:
+    """An edit sent right after the role change committed (before the connection's re-check could
+    finish) is refused by the new role, not committed with the old one."""
+    doc = await new_doc(alice, "x")
+    await add_member(doc, bob, "editor")
+    b = await join(doc.pk, bob)
+    await add_member(doc, bob, "viewer")
+    await b.send("edit", edit(0, ["no"], 1, "bb"))
+    assert (await b.recv_type("role"))["payload"] == {"role": "viewer"}
+    assert (await b.recv_type("error"))["payload"]["code"] == "forbidden"
+    assert (await database_sync_to_async(Document.objects.get)(pk=doc.pk)).version == 0
+    await b.close()
+
+
 async def test_document_deleted_closes_4410(alice: User, bob: User) -> None:
     doc = await new_doc(alice, "x", public_role="viewer")
     a = await join(doc.pk, alice)

@@ -290,6 +290,25 @@ async def test_downgrade_ignores_later_updates(alice: User, bob: User) -> None:
     assert await version_of(doc_id) == 0
 
 
+async def test_a_downgrade_takes_effect_at_once_on_both_endpoints(alice: User, bob: User) -> None:
+    """An update sent right after the role change committed (no time for the connection's re-check
+    to finish first) is judged by the new role: not applied, stored or relayed; Hocuspocus answers 0."""
+    doc_id = await make_doc(alice)
+    membership = await add_member(doc_id, bob, "editor")
+    y = await ywebsocket(doc_id, bob)
+    mux = await hocus()
+    h = await hocus_synced(mux, doc_id + "\0bob", bob)
+    membership.role = "viewer"
+    await database_sync_to_async(membership.save)()
+    answered = len(h.statuses)
+    await y.insert(0, "late")
+    await h.insert(0, "later")
+    await h.until(lambda: len(h.statuses) > answered)
+    await y.pump(0.3)
+    assert h.statuses[answered:] == [False] and y.closed is None and mux.closed is None
+    assert await version_of(doc_id) == 0
+
+
 async def test_patch_content_reaches_live_clients_and_keeps_concurrent_edits(alice: User) -> None:
     doc_id = await make_doc(alice, "one two three")
     live = await ywebsocket(doc_id, alice)

@@ -112,3 +112,9 @@ def spawn(coro: Coroutine[Any, Any, Any], what: str = "task") -> asyncio.Task[An
 
     task.add_done_callback(done)
     return task
+
+
+async def settled(task: asyncio.Task[Any] | None) -> None:
+    """Wait until ``task`` (a role re-check under way) has finished, whatever it raised."""
+    if task is not None and not task.done():
+        await asyncio.wait({task})

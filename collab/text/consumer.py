@@ -10,6 +10,7 @@ from the hub are matched by type.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -53,6 +54,7 @@ class DocumentConsumer(BaseConsumer):
         self.in_room = self.in_presence = False
         self._cursors: CursorCoalescer | None = None
         self.held: list[Event] | None = []  # room events that arrive before hello
+        self.rechecking: asyncio.Task[None] | None = None  # an access change's role re-check
         doc_uuid = access.parse_document_id(self.scope["url_route"]["kwargs"]["document_id"])
         self.document_id = str(doc_uuid) if doc_uuid else ""
         self.stream = OpStream(document_id=self.document_id, session=self.session, outbox=self.outbox)
@@ -138,7 +140,10 @@ class DocumentConsumer(BaseConsumer):
         return parse(raw, max_bytes=self.limits.max_bytes)
 
     async def handle(self, message: Any) -> None:
-        await REGISTRY[message.type](self, message)
+        # a role change takes effect at once: a message after it waits for its re-check
+        await runtime.settled(self.rechecking)
+        if self.outbox.open:
+            await REGISTRY[message.type](self, message)
 
     async def cleanup(self) -> None:
         """Leave the room and presence (idempotent)."""
@@ -168,7 +173,7 @@ class DocumentConsumer(BaseConsumer):
             case CursorMoved(session=session) if session != self.session:
                 self.outbox.send_latest(("cursor", session), cursor_frame(event))
             case AccessChanged():
-                runtime.spawn(self.recheck_role(), "re-checking a role")
+                self.rechecking = runtime.spawn(self.recheck_role(), "re-checking a role")
             case DocumentDeleted():
                 runtime.spawn(self.close_deleted(), "closing with 4410")
             case SessionClosed(session=session, reason=reason) if session == self.session:

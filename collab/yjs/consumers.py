@@ -132,6 +132,8 @@ class Peer:
         self.joined = False
         self.awareness_feed = AwarenessFeed(socket.outbox, ("awareness", name), self.prefix)
         self.awareness_clients: list[int] = []  # as listed in the presence entry's meta
+        # an access change arrived: its re-check, which updates from the socket wait for
+        self.rechecking: asyncio.Task[None] | None = None
         self._listing = asyncio.Lock()  # one presence write of them at a time, the latest last
 
     # -- what the room calls ----------------------------------------------------
@@ -148,7 +150,7 @@ class Peer:
     def on_event(self, event: Event) -> None:
         match event:
             case AccessChanged():
-                asyncio.get_running_loop().create_task(self._recheck())
+                self.rechecking = runtime.spawn(self._recheck(), "re-checking a yjs role")
             case DocumentDeleted():
                 self.socket.peer_lost(self, DELETED, "document_deleted")
             case SessionClosed(session=session) if session == self.session:
@@ -285,6 +287,8 @@ class YWebsocketConsumer(BinarySocket):
         return None  # a y-websocket provider has no way to hear it; its later updates are ignored
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        # a role change takes effect at once: what arrives after it waits for its re-check
+        await runtime.settled(getattr(getattr(self, "peer", None), "rechecking", None))
         if self.closing or self.peer.room is None:
             return
         if bytes_data is None:
@@ -366,7 +370,9 @@ class HocuspocusConsumer(BinarySocket):
             return
         peer = self.peers.get(name)
         if peer is not None:
-            self.handle_attached(peer, reader)
+            await runtime.settled(peer.rechecking)  # a role change takes effect at once
+            if self.peers.get(name) is peer:  # else denied meanwhile: nothing more of it is applied
+                self.handle_attached(peer, reader)
             return
         try:
             kind = reader.varuint()
