@@ -57,6 +57,20 @@ async def test_an_async_socket_has_one_writer_and_keeps_the_order() -> None:
     assert send.most_waiting == 1  # never two sends waiting on one socket
 
 
+async def test_a_drained_outbox_keeps_no_queue_and_no_watchdog_then_writes_again() -> None:
+    send = StallingSend()
+    outbox = Outbox(send, AsyncSink())
+    outbox.send("a")
+    outbox.send("b")
+    assert outbox.queue and outbox.watchdog is not None and outbox.writer is not None
+    await settle(10)
+    assert send.texts == ["a", "b"]
+    assert outbox.queue is None and outbox.watchdog is None and outbox.writer is None  # idle: 0.7 KiB less
+    outbox.send("c")
+    await settle(10)
+    assert send.texts == ["a", "b", "c"] and outbox.queue is None and outbox.open
+
+
 async def test_behind_counts_the_queue_and_the_servers_buffer_then_catches_up_in_order() -> None:
     sink = FakeSink()
     outbox = Outbox(_unused, sink)

@@ -310,6 +310,15 @@ class Outbox:
         finally:
             if self.writer is asyncio.current_task():
                 self.writer = None
+                if not self.queue:
+                    self._drained()
+
+    def _drained(self) -> None:
+        """Nothing waits: an idle socket keeps no deque (0.7 KiB) and no watchdog timer."""
+        self.queue = None
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+            self.watchdog = None
 
     async def _send_close(self, code: int) -> None:
         if not self.sink.close_frame(code):
