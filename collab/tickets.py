@@ -23,7 +23,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.core.cache import cache
 
-from collab.user_cache import in_process
+from collab.user_cache import local_cache
 
 TICKET_SECONDS = 60
 _MAX_LENGTH = 128  # longer is not one of ours: refused without a cache lookup
@@ -41,14 +41,14 @@ def issue(user: Any, origin: str = "") -> str:
     return ticket
 
 
-def redeem_sync(ticket: str) -> tuple[Any, str] | None:
+def redeem_sync(ticket: str, store: Any = cache) -> tuple[Any, str] | None:
     """The ticket's user id and origin, or None: unknown, expired or used."""
     if not ticket or len(ticket) > _MAX_LENGTH:
         return None
     key = _key(ticket)
-    value = cache.get(key)
+    value = store.get(key)
     # get then delete: whoever deletes it is the one who used it (atomic in Redis and locmem)
-    if value is None or not cache.delete(key):
+    if value is None or not store.delete(key):
         return None
     user_id, origin = value
     return user_id, str(origin)
@@ -61,8 +61,8 @@ def consume_sync(ticket: str) -> Any | None:
 
 async def redeem(ticket: str) -> tuple[Any, str] | None:
     """``redeem_sync`` without a thread hop for the local-memory cache (it never blocks)."""
-    if in_process():
-        return redeem_sync(ticket)
+    if (local := local_cache()) is not None:
+        return redeem_sync(ticket, local)
     return await sync_to_async(redeem_sync, thread_sensitive=False)(ticket)
 
 
